@@ -1,0 +1,29 @@
+"""Helpers shared by the CLI modules: store option, JSON output, progress, error exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from ..errors import SentinelError
+
+DB_OPTION = typer.Option(None, "--db", envvar="SENTINEL_DB", help="Store URL (SQLAlchemy); default sqlite:///sentinel.db.")
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables.")
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str, sort_keys=False) + "\n")
+
+
+def fail(exc: SentinelError) -> None:
+    """Print a one-line error and exit with the error's code (2 for bad input)."""
+    print(f"error: {exc}", file=sys.stderr)
+    raise typer.Exit(exc.exit_code)
+
+
+def interactive() -> bool:
+    """Progress bars only on a TTY (stderr), quiet otherwise."""
+    return sys.stderr.isatty()

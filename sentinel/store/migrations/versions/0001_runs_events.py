@@ -1,0 +1,58 @@
+"""runs and events
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "run",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("command", sa.String(32), nullable=False),
+        sa.Column("inputs", JSON, nullable=False),
+        sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("reason", sa.String, nullable=True),
+        sa.Column("pid", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("counts", JSON, nullable=False),
+    )
+    op.create_index("ix_run_status", "run", ["status"])
+    op.create_table(
+        "event",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey("run.id"), nullable=False),
+        sa.Column("ts", sa.Float, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("layer", sa.String(16), nullable=False),
+        sa.Column("sensor", sa.String(255), nullable=False),
+        sa.Column("src_ip", sa.String(64), nullable=True),
+        sa.Column("src_port", sa.Integer, nullable=True),
+        sa.Column("dst_ip", sa.String(64), nullable=True),
+        sa.Column("dst_port", sa.Integer, nullable=True),
+        sa.Column("proto", sa.String(8), nullable=True),
+        sa.Column("uid", sa.String(64), nullable=True),
+        sa.Column("data", JSON, nullable=False),
+    )
+    op.create_index("ix_event_run_id", "event", ["run_id"])
+    op.create_index("ix_event_kind_ts", "event", ["kind", "ts"])
+    op.create_index("ix_event_src_ip", "event", ["src_ip"])
+    op.create_index("ix_event_dst_ip", "event", ["dst_ip"])
+
+
+def downgrade() -> None:
+    op.drop_table("event")
+    op.drop_table("run")
