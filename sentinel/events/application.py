@@ -27,7 +27,12 @@ class HttpAccess(Event):
 @event_kind("auth", "application", "An authentication attempt from a log (sshd, sudo, web basic auth...).")
 @dataclass(slots=True, kw_only=True)
 class Auth(Event):
-    outcome: str = doc("`success` or `failure`.", "failure")
+    outcome: str = doc(
+        "`success`, `failure`, or `attempt`: a step that decides nothing by itself (a public key of a valid user "
+        "not accepted while others are tried, PAM's line for a failure sshd logs again, a failure logged before "
+        "the client address was known).",
+        "failure",
+    )
     user: str | None = doc("User name attempted.")
     method: str | None = doc("password, publickey, keyboard-interactive, basic, sudo...")
     service: str | None = doc("Program that logged it (sshd, sudo, nginx...).")

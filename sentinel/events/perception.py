@@ -10,14 +10,20 @@ from .base import Event, doc, event_kind
 @event_kind("mqtt", "perception", "One MQTT control packet (3.1, 3.1.1 or 5).")
 @dataclass(slots=True, kw_only=True)
 class Mqtt(Event):
-    msg_type: str = doc("Control packet type: CONNECT, CONNACK, PUBLISH, SUBSCRIBE, SUBACK, UNSUBSCRIBE, DISCONNECT, ...", "")
-    protocol_version: int | None = doc("3 (3.1), 4 (3.1.1) or 5; from CONNECT.")
+    msg_type: str = doc(
+        "Control packet type: CONNECT, CONNACK, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT or AUTH (acks and pings "
+        "are counted by the decoder, not reported).",
+        "",
+    )
+    protocol_name: str | None = doc("Protocol name from CONNECT: `MQTT` (3.1.1, 5) or `MQIsdp` (3.1).")
+    protocol_version: int | None = doc("3 (3.1), 4 (3.1.1) or 5; from CONNECT, and carried on the connection's later packets.")
     client_id: str | None = doc("Client identifier (CONNECT).")
     username: str | None = doc("User name (CONNECT); the password itself is never kept.")
     password_sent: bool | None = doc("Whether CONNECT carried a password.")
     will_topic: str | None = doc("Will topic (CONNECT).")
     clean_session: bool | None = doc("Clean session / clean start flag (CONNECT).")
-    return_code: int | None = doc("CONNACK return / reason code (0 = accepted).")
+    keep_alive: int | None = doc("Keep-alive interval in seconds (CONNECT).")
+    return_code: int | None = doc("CONNACK return code (3.1/3.1.1) or reason code (5; also DISCONNECT/AUTH); 0 = accepted.")
     topics: list[str] = doc("Topic filters (SUBSCRIBE/UNSUBSCRIBE) or the topic name (PUBLISH).", default_factory=list)
     wildcard: bool = doc("True when a subscribed filter contains `#` or `+`.", False)
     qos: int | None = doc("QoS (PUBLISH).")
@@ -35,6 +41,9 @@ class Coap(Event):
     uri_query: str | None = doc("URI query options joined with `&`.")
     token: str | None = doc("Token as hex.")
     message_id: int = doc("Message id.", 0)
+    uri_host: str | None = doc("Uri-Host option.")
+    content_format: int | None = doc("Content-Format option (0 text/plain, 50 json, 60 cbor...).")
+    payload_len: int = doc("Payload size in bytes.", 0)
     dtls: bool = doc("True when the datagram was DTLS-protected (CoAPS); other fields then stay empty.", False)
 
 
@@ -46,11 +55,16 @@ class Modbus(Event):
     func_code: int = doc("Function code of the request (without the exception bit).", 0)
     func_name: str = doc("Function name (read_coils, write_single_register, diagnostics...).", "")
     is_write: bool = doc("True for a function that changes the slave's state (FC 5, 6, 15, 16, 22, 23).", False)
-    address: int | None = doc("Start address for reads and writes.")
-    quantity: int | None = doc("Quantity of coils/registers for reads and multiple writes.")
+    address: int | None = doc("Start address (FC 1-6, 15, 16, 22; for FC 23 the write range).")
+    quantity: int | None = doc("Quantity of coils/registers read or written (1 for FC 5, 6, 22; FC 23: written).")
+    value: int | None = doc("Value written by FC 5 (0xFF00 = ON, 0 = OFF) or FC 6.")
+    read_address: int | None = doc("FC 23 only: start of the range read.")
+    read_quantity: int | None = doc("FC 23 only: quantity read.")
     sub_function: int | None = doc("Diagnostics (FC 8) sub-function, MEI type (FC 43).")
     exception_code: int | None = doc("Exception code when the response carries the exception bit.")
+    request: bool = doc("True when the request was seen; False for a response without a request (its facts only).", True)
     response: bool = doc("True when a response was seen.", False)
+    rtt: float | None = doc("Seconds between request and response.")
 
 
 @event_kind("credential", "transport", "A credential seen in cleartext (the secret itself is never kept).")
@@ -59,6 +73,7 @@ class Credential(Event):
     protocol: str = doc("Protocol that carried it: http-basic, ftp, telnet, pop3, imap, mqtt.", "")
     username: str | None = doc("User name.")
     success: bool | None = doc("Whether the login succeeded, when the reply was seen.")
+    method: str | None = doc("How it was sent: USER/PASS, APOP, LOGIN, AUTHENTICATE PLAIN, AUTH PLAIN, CONNECT, prompt...")
 
 
 @event_kind("heartbeat_lost", "perception", "A device that reports on a regular cadence fell silent for too long.")
@@ -68,3 +83,4 @@ class HeartbeatLost(Event):
     interval: float = doc("Usual reporting interval, seconds (median gap).", 0.0)
     silent_for: float = doc("Seconds since the device was last seen.", 0.0)
     last_seen: float = doc("Time the device was last seen.", 0.0)
+    protocol: str | None = doc("Protocol whose reports stopped (mqtt, modbus...); none when the whole device fell silent.")

@@ -39,14 +39,14 @@ class EventRow(SQLModel, table=True):
     __tablename__ = "event"
     __table_args__ = (sa.Index("ix_event_kind_ts", "kind", "ts"),)
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="run.id", index=True)
+    run_id: int = Field(foreign_key="run.id")
     ts: float
     kind: str = Field(max_length=32)
     layer: str = Field(max_length=16)
     sensor: str = Field(max_length=255)
-    src_ip: str | None = Field(default=None, max_length=64, index=True)
+    src_ip: str | None = Field(default=None, max_length=64)
     src_port: int | None = None
-    dst_ip: str | None = Field(default=None, max_length=64, index=True)
+    dst_ip: str | None = Field(default=None, max_length=64)
     dst_port: int | None = None
     proto: str | None = Field(default=None, max_length=8)
     uid: str | None = Field(default=None, max_length=64)

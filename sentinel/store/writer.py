@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+import orjson
+from sqlalchemy.engine import Connection, Engine
 
 from ..events.base import Event
 from .db import now
@@ -20,6 +20,35 @@ from .tables import EventRow, Run
 
 _EV = EventRow.__table__
 _RUN = Run.__table__
+_COLUMNS = ("run_id", "ts", "kind", "layer", "sensor", "src_ip", "src_port", "dst_ip", "dst_port", "proto", "uid", "data")
+
+
+def _insert_sql(engine: Engine) -> str | None:
+    """A driver-level INSERT for executemany.
+
+    why: SQLAlchemy's generic insert with per-row type processing measured ~30k rows/s here; the driver's
+    executemany with pre-serialised JSON is several times faster, and event volume is the store's hot path.
+    Dialects with another parameter style fall back to the generic path (None).
+    """
+    style = engine.dialect.paramstyle
+    cols = ", ".join(_COLUMNS)
+    if style == "qmark":
+        marks = ", ".join("?" for _ in _COLUMNS)
+    elif style in ("format", "pyformat"):
+        marks = ", ".join("%s" for _ in _COLUMNS)
+        if engine.dialect.name == "postgresql":
+            marks = marks[: -len("%s")] + "%s::jsonb"
+    else:
+        return None
+    return f"INSERT INTO event ({cols}) VALUES ({marks})"
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, (bytes, bytearray)):
+        return obj.hex()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class RunWriter:
@@ -36,6 +65,7 @@ class RunWriter:
         self.status = "running"
         self.reason: str | None = None
         self.counts: dict[str, Any] = {}
+        self._sql = _insert_sql(engine)
 
     def __enter__(self) -> "RunWriter":
         with self.engine.begin() as conn:
@@ -64,28 +94,30 @@ class RunWriter:
         if len(self._buf) >= self.batch_size:
             self.flush()
 
-    def _row(self, ev: Event) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "ts": ev.ts,
-            "kind": ev.KIND,
-            "layer": ev.LAYER,
-            "sensor": ev.sensor,
-            "src_ip": ev.src_ip,
-            "src_port": ev.src_port,
-            "dst_ip": ev.dst_ip,
-            "dst_port": ev.dst_port,
-            "proto": ev.proto,
-            "uid": ev.uid,
-            "data": ev.extra(),
-        }
+    def _row(self, ev: Event) -> tuple:
+        return (self.run_id, ev.ts, ev.KIND, ev.LAYER, ev.sensor, ev.src_ip, ev.src_port, ev.dst_ip, ev.dst_port,
+                ev.proto, ev.uid, orjson.dumps(ev.extra(), default=_jsonable).decode())
+
+    def side_writes(self) -> Callable[[Connection], None] | None:
+        """Writes to commit in the same transaction as the next batch of events, or None.
+
+        Subclasses use it for state that must never disagree with the stored events: a log follower's file
+        positions, so a restart neither loses nor repeats a line.
+        """
+        return None
 
     def flush(self) -> None:
-        if not self._buf:
+        side = self.side_writes()
+        if not self._buf and side is None:
             return
         rows, self._buf = self._buf, []
         with self.engine.begin() as conn:
-            conn.execute(_EV.insert(), rows)
+            if rows and self._sql is None:
+                conn.execute(_EV.insert(), [dict(zip(_COLUMNS, r)) for r in rows])
+            elif rows:
+                conn.exec_driver_sql(self._sql, rows)
+            if side is not None:
+                side(conn)
         self.written += len(rows)
 
     def mark(self, status: str, reason: str | None = None) -> None:

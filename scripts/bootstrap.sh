@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up Sentinel on a fresh Debian/Ubuntu machine and run the main job on the bundled sample data.
+#   bash scripts/bootstrap.sh          # set-up + main job (SQLite store in ./out/sentinel.db)
+#   bash scripts/bootstrap.sh --setup  # set-up only (used by scripts/test.sh)
+# System packages need root (or sudo); without them the script says which to install and goes on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(tshark tcpdump iproute2 postgresql yara python3-venv)
+PY=${PYTHON:-python3}
+
+need_pkgs=()
+for p in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+  if [ "$SUDO" = none ]; then
+    echo "warning: cannot install system packages (${need_pkgs[*]}) without root; run: sudo apt-get install -y ${need_pkgs[*]}" >&2
+  else
+    echo "installing system packages: ${need_pkgs[*]}" >&2
+    $SUDO apt-get update -qq
+    # why noninteractive: wireshark-common asks whether non-root users may capture; the default (no) is right
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  fi
+fi
+
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { echo "error: Python 3.11 or newer is required ($PY is $("$PY" --version 2>&1))" >&2; exit 1; }
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e '.[test]'
+
+[ "${1:-}" = "--setup" ] && exit 0
+
+# The main job: analyse the bundled sample data into a private SQLite store.
+mkdir -p out
+export SENTINEL_DB="sqlite:///$PWD/out/sentinel.db"
+.venv/bin/sentinel analyze samples/city.pcap --events out/city-events.jsonl
+echo "store: out/sentinel.db   events: out/city-events.jsonl"

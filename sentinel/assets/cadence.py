@@ -1,0 +1,157 @@
+"""Reporting cadence of devices, and the `heartbeat_lost` event when a regular reporter falls silent.
+
+A *channel* is one device (key) or one device speaking one protocol (key, "mqtt"). Sightings closer together than
+`burst` seconds are one report (a sensor's reading often arrives as a conn, a PUBLISH and a DNS lookup at once); the
+gaps between report starts are kept, the last `window` of them. A channel is *regular* once it has `min_samples`
+gaps whose median absolute deviation is at most `max_dispersion` x the median: then its interval is that median.
+
+Deadlines (last_seen + multiple x interval) sit in a heap with one live entry per channel, so checking the clock is
+O(log n) per expiry rather than a scan of every device. A channel that was reported lost is not reported again until
+it reports again. A protocol channel is reported only when the device still speaks otherwise (its MQTT telemetry
+stopped but its pings go on); a device silent altogether gets one event, from its whole-device channel.
+"""
+
+from __future__ import annotations
+
+import heapq
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..events.perception import HeartbeatLost
+
+ALL = "*"  # the channel of a device as a whole
+
+
+@dataclass(slots=True)
+class CadenceConfig:
+    multiple: float = 3.0  # silent for more than multiple x interval -> lost
+    window: int = 32  # gaps kept per channel
+    min_samples: int = 8  # gaps needed before a channel can be regular
+    max_dispersion: float = 0.15  # MAD / median at most this to count as regular
+    burst: float = 1.0  # sightings closer than this (s) are one report
+    min_interval: float = 1.0  # shorter "intervals" are streams, not heartbeats
+
+
+@dataclass(slots=True)
+class Channel:
+    key: str
+    protocol: str
+    first: float
+    last_seen: float
+    report_start: float
+    gaps: deque = field(default_factory=deque)
+    interval: float | None = None
+    lost: bool = False
+    scheduled: float | None = None  # the deadline of this channel's live heap entry
+
+
+def regular_interval(gaps, cfg: CadenceConfig) -> float | None:
+    """Median gap when the gaps are many and alike enough to call the reporting regular, else None."""
+    if len(gaps) < cfg.min_samples:
+        return None
+    med = statistics.median(gaps)
+    if med < cfg.min_interval:
+        return None
+    mad = statistics.median(abs(g - med) for g in gaps)
+    return med if mad <= cfg.max_dispersion * med else None
+
+
+class CadenceTracker:
+    def __init__(self, cfg: CadenceConfig | None = None, sensor: str = "assets") -> None:
+        self.cfg = cfg or CadenceConfig()
+        self.sensor = sensor
+        self.channels: dict[tuple[str, str], Channel] = {}
+        self._heap: list[tuple[float, str, str]] = []
+        self.now: float | None = None  # the clock: newest time seen (events arrive slightly out of order)
+
+    def seen(self, key: str, protocol: str, ts: float) -> list[HeartbeatLost]:
+        """A sighting of `key` (on `protocol`, or ALL). Returns events for channels that expired before `ts`."""
+        out = self.tick(ts)
+        ch = self.channels.get((key, protocol))
+        if ch is None:
+            self.channels[(key, protocol)] = Channel(key, protocol, ts, ts, ts, deque(maxlen=self.cfg.window))
+            return out
+        if ts <= ch.last_seen:  # older than what we know (a flow reported late with its start time): no new gap
+            return out
+        if ts - ch.last_seen >= self.cfg.burst:
+            ch.gaps.append(ts - ch.report_start)
+            ch.report_start = ts
+            ch.interval = regular_interval(ch.gaps, self.cfg)
+        ch.last_seen = ts
+        ch.lost = False
+        self._schedule(ch)
+        return out
+
+    def _deadline(self, ch: Channel) -> float | None:
+        return None if ch.interval is None else ch.last_seen + self.cfg.multiple * ch.interval
+
+    def _schedule(self, ch: Channel) -> None:
+        d = self._deadline(ch)
+        if d is not None and (ch.scheduled is None or d < ch.scheduled):
+            ch.scheduled = d
+            heapq.heappush(self._heap, (d, ch.key, ch.protocol))
+
+    def tick(self, now: float) -> list[HeartbeatLost]:
+        """Advance the clock to `now` (never backwards) and report channels silent past their deadline."""
+        if self.now is not None and now <= self.now:
+            return []
+        self.now = now
+        out: list[HeartbeatLost] = []
+        heap = self._heap
+        while heap and heap[0][0] < now:
+            d, key, proto = heapq.heappop(heap)
+            ch = self.channels.get((key, proto))
+            if ch is None or ch.scheduled != d:
+                continue  # stale entry: a newer one is in the heap, or the channel was renamed away
+            ch.scheduled = None
+            real = self._deadline(ch)
+            if real is None:
+                continue
+            if real >= now:  # it reported since this entry was pushed: wait for the new deadline
+                ch.scheduled = real
+                heapq.heappush(heap, (real, key, proto))
+                continue
+            ch.lost = True
+            if not self._covered(ch):
+                out.append(self._event(ch, now))
+        return out
+
+    def _covered(self, ch: Channel) -> bool:
+        """A protocol channel whose device fell silent altogether: the device's own channel says it, once."""
+        if ch.protocol == ALL:
+            return False
+        whole = self.channels.get((ch.key, ALL))
+        return bool(whole and whole.interval is not None and whole.last_seen <= ch.last_seen + self.cfg.burst)
+
+    def _event(self, ch: Channel, now: float) -> HeartbeatLost:
+        ev = HeartbeatLost(
+            ts=now,
+            sensor=self.sensor,
+            device=ch.key,
+            interval=round(ch.interval or 0.0, 6),
+            silent_for=round(now - ch.last_seen, 6),
+            last_seen=ch.last_seen,
+        )
+        if hasattr(ev, "protocol"):  # field proposed for perception.HeartbeatLost; set it once it exists
+            ev.protocol = None if ch.protocol == ALL else ch.protocol  # type: ignore[attr-defined]
+        return ev
+
+    def rename(self, old: str, new: str) -> None:
+        """Device `old` turned out to be `new` (an IP-keyed device whose MAC became known)."""
+        for (key, proto) in [k for k in self.channels if k[0] == old]:
+            ch = self.channels.pop((key, proto))
+            if (new, proto) in self.channels:
+                continue  # keep the channel already learnt under the better key
+            ch.key = new
+            ch.scheduled = None
+            self.channels[(new, proto)] = ch
+            self._schedule(ch)
+
+    def interval(self, key: str, protocol: str = ALL) -> float | None:
+        ch = self.channels.get((key, protocol))
+        return ch.interval if ch else None
+
+    def is_lost(self, key: str, protocol: str = ALL) -> bool:
+        ch = self.channels.get((key, protocol))
+        return bool(ch and ch.lost)

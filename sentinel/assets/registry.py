@@ -1,0 +1,235 @@
+"""The inventory in the store: upserting observations after a run, editing assets, and reconciling the two.
+
+Reconciliation: an observed device matches an asset when the asset's MAC is one of the device's MACs or the
+asset's IP is one of its IPs. Observed devices that match no asset are *unknown*; assets with a MAC or IP that no
+device matched within `silence` seconds before the newest observation are *silent* (relative to the newest
+observation, not the wall clock, so analysing an old capture gives the same answer today and next year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..errors import InputError
+from ..events.perception import HeartbeatLost
+from .observe import Observer, ObserverConfig, judge
+from .oui import normalize_mac
+from .tables import ASSET_FIELDS, Asset, ObservedDevice
+
+_DEV = ObservedDevice.__table__
+_ASSET = Asset.__table__
+
+DEFAULT_SILENCE = 24 * 3600.0
+
+_DEVICE_COLS = ("key", "macs", "ips", "vendor", "first_seen", "last_seen", "protocols", "server_ports",
+                "client_ports", "evidence", "role", "roles", "interval", "events", "run_id")
+
+
+@dataclass
+class ObserveResult:
+    devices: list[dict[str, Any]]
+    heartbeat_lost: list[HeartbeatLost]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _add_counts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _merge_row(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A stored device and this run's view of it -> the stored device after this run."""
+    evidence = {r: dict(c) for r, c in (old.get("evidence") or {}).items()}
+    for role, reasons in (new.get("evidence") or {}).items():
+        evidence[role] = _add_counts(evidence.get(role, {}), reasons)
+    judged = judge(evidence, new.get("derived"))
+    return {
+        "key": new["key"],
+        "macs": list(dict.fromkeys([*(new.get("macs") or []), *(old.get("macs") or [])])),
+        "ips": list(dict.fromkeys([*(new.get("ips") or []), *(old.get("ips") or [])]))[:64],
+        "vendor": new.get("vendor") or old.get("vendor"),
+        "first_seen": min(old["first_seen"], new["first_seen"]),
+        "last_seen": max(old["last_seen"], new["last_seen"]),
+        "protocols": _add_counts(old.get("protocols") or {}, new.get("protocols") or {}),
+        "server_ports": _add_counts(old.get("server_ports") or {}, new.get("server_ports") or {}),
+        "client_ports": _add_counts(old.get("client_ports") or {}, new.get("client_ports") or {}),
+        "evidence": evidence,
+        "role": judged["role"],
+        "roles": judged["roles"],
+        "interval": new.get("interval") if new.get("interval") is not None else old.get("interval"),
+        "events": (old.get("events") or 0) + (new.get("events") or 0),
+        "run_id": new.get("run_id") if new.get("run_id") is not None else old.get("run_id"),
+        "derived": new.get("derived"),
+    }
+
+
+def upsert_devices(engine: Engine, devices: Iterable[dict[str, Any]], run_id: int | None = None) -> dict[str, int]:
+    """Write this run's observed devices, merged into what the store has. IP-keyed rows whose MAC is now known
+    fold into the MAC's row. One transaction."""
+    counts = {"new": 0, "updated": 0, "merged": 0}
+    with engine.begin() as conn:
+        for dev in devices:
+            dev = {**dev, "run_id": run_id}
+            current = conn.execute(sa.select(_DEV).where(_DEV.c.key == dev["key"])).mappings().first()
+            merged = _merge_row(dict(current), dev) if current is not None else dev
+            if dev.get("macs"):
+                # why: a device first stored under its IP and now known by MAC is one device, not two
+                for ip in dev.get("ips") or []:
+                    old = conn.execute(sa.select(_DEV).where(_DEV.c.key == ip)).mappings().first()
+                    if old is not None and ip != dev["key"]:
+                        merged = _merge_row(dict(old), merged)
+                        conn.execute(_DEV.delete().where(_DEV.c.id == old["id"]))
+                        counts["merged"] += 1
+            values = {c: merged.get(c) for c in _DEVICE_COLS}
+            for c in ("macs", "ips"):
+                values[c] = values[c] or []
+            for c in ("protocols", "server_ports", "client_ports", "evidence", "roles"):
+                values[c] = values[c] or {}
+            values["events"] = values["events"] or 0
+            values["updated"] = _now()
+            if current is not None:
+                conn.execute(_DEV.update().where(_DEV.c.id == current["id"]).values(**values))
+                counts["updated"] += 1
+            else:
+                conn.execute(_DEV.insert().values(**values))
+                counts["new"] += 1
+    return counts
+
+
+def observe_run(engine: Engine, events: Iterable[Any], run_id: int | None = None,
+                config: ObserverConfig | None = None) -> ObserveResult:
+    """Feed one run's events (Event objects or flat dicts) through an Observer and upsert the devices it saw.
+
+    Returns the devices and the heartbeat_lost events (the caller stores those with the run's other events).
+    """
+    obs = Observer(config)
+    lost = obs.observe_all(events)
+    devices = obs.devices()
+    counts = upsert_devices(engine, devices, run_id)
+    counts.update(devices=len(devices), heartbeat_lost=len(lost), dropped=obs.dropped)
+    return ObserveResult(devices, lost, counts)
+
+
+# ---------------------------------------------------------------------------------------------- inventory
+
+
+def list_assets(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_ASSET).order_by(_ASSET.c.name)).mappings().all()
+    return [{f: r[f] for f in ASSET_FIELDS} for r in rows]
+
+
+def import_assets(engine: Engine, assets: list[dict[str, Any]], replace: bool = False) -> dict[str, int]:
+    """Upsert validated assets by name (fields absent from a record are left as they were). One transaction."""
+    counts = {"added": 0, "updated": 0, "removed": 0}
+    names = {a["name"] for a in assets}
+    with engine.begin() as conn:
+        existing = {r["name"]: r for r in conn.execute(sa.select(_ASSET)).mappings().all()}
+        if replace:
+            gone = [n for n in existing if n not in names]
+            if gone:
+                conn.execute(_ASSET.delete().where(_ASSET.c.name.in_(gone)))
+            counts["removed"] = len(gone)
+        _check_keys_free(existing, assets, replace)
+        for a in assets:
+            if a["name"] in existing:
+                conn.execute(_ASSET.update().where(_ASSET.c.name == a["name"]).values(**a, updated=_now()))
+                counts["updated"] += 1
+            else:
+                conn.execute(_ASSET.insert().values(**a, updated=_now()))
+                counts["added"] += 1
+    return counts
+
+
+def _check_keys_free(existing: dict[str, Any], assets: list[dict[str, Any]], replace: bool) -> None:
+    """A MAC or IP names one asset: refuse one that another stored asset (not in this import) already has."""
+    incoming = {a["name"] for a in assets}
+    for a in assets:
+        for f in ("mac", "ip"):
+            v = a.get(f)
+            if v is None:
+                continue
+            for name, row in existing.items():
+                if name in incoming or replace:
+                    continue
+                if row[f] == v:
+                    raise InputError("inventory", f"{f} {v} is already the {f} of asset {name!r}",
+                                     f"asset {a['name']!r}, field '{f}'")
+
+
+def set_asset(engine: Engine, name: str, fields: dict[str, Any], create: bool = False) -> dict[str, Any]:
+    """Change fields of one asset (or create it with `create`). Returns the asset after the change."""
+    if "name" in fields and fields["name"] != name:
+        raise InputError("arguments", "renaming is not supported; export, edit and import instead", "field 'name'")
+    fields = {k: v for k, v in fields.items() if k != "name"}
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(_ASSET).where(_ASSET.c.name == name)).mappings().first()
+        others = {r["name"]: r for r in conn.execute(sa.select(_ASSET).where(_ASSET.c.name != name)).mappings()}
+        _check_keys_free(others, [{"name": name, **fields}], False)
+        if row is None:
+            if not create:
+                raise InputError("arguments", f"no asset named {name!r} (add --create to create it)", "NAME")
+            conn.execute(_ASSET.insert().values(name=name, **fields, updated=_now()))
+        elif fields:
+            conn.execute(_ASSET.update().where(_ASSET.c.name == name).values(**fields, updated=_now()))
+        row = conn.execute(sa.select(_ASSET).where(_ASSET.c.name == name)).mappings().first()
+    return {f: row[f] for f in ASSET_FIELDS}
+
+
+def list_devices(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(_DEV).order_by(_DEV.c.key)).mappings().all()
+    return [{c: r[c] for c in _DEVICE_COLS} for r in rows]
+
+
+def _matches(asset: dict[str, Any], dev: dict[str, Any]) -> bool:
+    return bool((asset.get("mac") and asset["mac"] in (dev.get("macs") or []) or asset.get("mac") == dev["key"])
+                or (asset.get("ip") and asset["ip"] in (dev.get("ips") or [])))
+
+
+def reconcile(engine: Engine, silence: float = DEFAULT_SILENCE) -> dict[str, Any]:
+    """Inventory and observations side by side, with the `unknown` and `silent` flags."""
+    assets = list_assets(engine)
+    devices = list_devices(engine)
+    newest = max((d["last_seen"] for d in devices), default=None)
+    matched_keys: set[str] = set()
+    asset_rows = []
+    for a in assets:
+        devs = [d for d in devices if _matches(a, d)]
+        matched_keys.update(d["key"] for d in devs)
+        last = max((d["last_seen"] for d in devs), default=None)
+        keyed = bool(a.get("mac") or a.get("ip"))
+        silent = keyed and newest is not None and (last is None or newest - last > silence)
+        asset_rows.append({**a, "devices": [d["key"] for d in devs], "last_seen": last,
+                           "role": next((d["role"] for d in devs if d["role"]), None),
+                           "vendor": next((d["vendor"] for d in devs if d["vendor"]), None), "silent": silent})
+    unknown = [{**d, "unknown": True} for d in devices if d["key"] not in matched_keys]
+    return {"newest_observation": newest, "silence_period": silence, "assets": asset_rows, "unknown": unknown,
+            "devices": devices}
+
+
+def show(engine: Engine, key: str, silence: float = DEFAULT_SILENCE) -> dict[str, Any]:
+    """One asset (by name) with its devices, or one observed device (by key, MAC or IP) with its asset."""
+    rec = reconcile(engine, silence)
+    by_key = {d["key"]: d for d in rec["devices"]}
+    for a in rec["assets"]:
+        if a["name"] == key:
+            return {"asset": a, "devices": [by_key[k] for k in a["devices"]]}
+    mac = normalize_mac(key)
+    for d in rec["devices"]:
+        if key == d["key"] or key in (d.get("ips") or []) or (mac and mac in (d.get("macs") or [])):
+            owner = next((a for a in rec["assets"] if d["key"] in a["devices"]), None)
+            return {"asset": owner, "devices": [d], "unknown": owner is None}
+    raise InputError("KEY", f"no asset or observed device {key!r}")

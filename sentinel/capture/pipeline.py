@@ -1,0 +1,335 @@
+"""The transport sensor's entry points: analyse capture files or a live interface into events.
+
+API (what `sentinel analyze` / `sentinel watch` call)::
+
+    run = analyze_files(paths, registry=default_registry(), sensor="pcap", workers=None, strict=False,
+                        timeouts=None, progress=None)
+    for events, payloads in run:        # batches: list[Event], list[Payload]
+        store(events); scan(payloads)
+    run.stats                           # Stats, complete once the iteration has ended
+
+    run = watch("eth0", duration=30, bpf="tcp port 80", registry=..., sensor="live:eth0")
+    for events, payloads in run: ...    # same outputs; run.stats also has kernel drop counts
+
+* Files are read in bounded chunks (plain or gzip, pcap or pcapng, detected by content), several files are one
+  continuous stream (flows may span rotated files).
+* `workers` processes (default: 2 for files over 8 MiB, else 1 in-process) each read every file from the page
+  cache and own the flows whose hash % workers == k; ARP and non-flow packets belong to worker 0. Events of one
+  batch are not globally time-ordered: consumers that need order sort by `ts`.
+* `timeouts`: {"tcp": 300, "udp": 60, "icmp": 60, "tcp_closed": 5} seconds (inactivity; closed = after FIN/RST).
+* `progress(bytes_done, bytes_total)` is called as the files are read (bytes of the files on disk).
+* Damage: non-strict (default) keeps every event decoded before the damage, records the CaptureError in
+  `stats.files[i].error` (with packet number and byte offset) and goes on with the next file; strict raises the
+  first CaptureError after delivering the events before it. A missing/unreadable/non-capture file is damage too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..decode.base import Registry
+from ..errors import CaptureError
+from ..events.transport import Arp
+from .extract import ETH_ARP, ICMP, ICMP6, TCP, UDP, Fields, extract
+from .flows import FlowTable, _Out, flow_hash, ip_str
+from .formats import SUPPORTED_LINKTYPES
+from .source import DEFAULT_CHUNK, Batch, file_size, read_batches
+from .wire import dumps_batch, loads_message
+
+Progress = Callable[[int, int], None]
+_PARALLEL_MIN_BYTES = 8 << 20
+
+
+@dataclass
+class FileResult:
+    path: str
+    packets: int = 0
+    complete: bool = True
+    error: CaptureError | None = None
+
+
+@dataclass
+class Stats:
+    packets: int = 0
+    bytes: int = 0  # wire bytes
+    first_ts: float | None = None
+    last_ts: float | None = None
+    linktypes: dict[str, int] = field(default_factory=dict)  # packets per link type name
+    talker_bytes: dict[str, int] = field(default_factory=dict)  # IP bytes sent per source address
+    files: list[FileResult] = field(default_factory=list)
+    decoder_errors: int = 0
+    flows: int = 0
+    events: int = 0
+    # live capture only
+    kernel_packets: int | None = None
+    kernel_drops: int | None = None
+
+    @property
+    def errors(self) -> list[CaptureError]:
+        return [f.error for f in self.files if f.error is not None]
+
+    def top_talkers(self, n: int = 10) -> list[tuple[str, int]]:
+        return sorted(self.talker_bytes.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    def add_talkers(self, other: dict[str, int]) -> None:
+        for k, v in other.items():
+            self.talker_bytes[k] = self.talker_bytes.get(k, 0) + v
+
+    def to_dict(self) -> dict:
+        return {"packets": self.packets, "bytes": self.bytes, "first_ts": self.first_ts, "last_ts": self.last_ts,
+                "linktypes": self.linktypes, "top_talkers": [{"ip": k, "bytes": v} for k, v in self.top_talkers()],
+                "flows": self.flows, "events": self.events, "decoder_errors": self.decoder_errors,
+                "kernel_packets": self.kernel_packets, "kernel_drops": self.kernel_drops,
+                "files": [{"path": f.path, "packets": f.packets, "complete": f.complete,
+                           "error": str(f.error) if f.error else None,
+                           "error_packet": f.error.packet if f.error else None,
+                           "error_offset": f.error.offset if f.error else None} for f in self.files]}
+
+
+class Analyzer:
+    """Batches in, events out: extraction + flow table + ARP events + statistics for one partition."""
+
+    def __init__(self, registry: Registry | None, sensor: str = "pcap", timeouts: dict | None = None,
+                 part: int = 0, parts: int = 1) -> None:
+        self.flows = FlowTable(registry, sensor, timeouts, part, parts)
+        self.sensor = sensor
+        self.part, self.parts = part, parts
+        self.stats = Stats()
+        self._talk_keys: list[np.ndarray] = []
+        self._talk_vals: list[np.ndarray] = []
+
+    def feed(self, batch: Batch) -> _Out:
+        out = _Out([], [])
+        f = extract(batch.buf, batch.rec)
+        h, src_le = flow_hash(f)
+        flowpk = f.l4ok & ((f.proto == TCP) | (f.proto == UDP) | (f.proto == ICMP) | (f.proto == ICMP6))
+        owned = self.flows.owned(h)
+        # packets outside flows (ARP, other protocols, fragments) belong to partition 0
+        mine = np.where(flowpk, owned, self.part == 0)
+        self._stats(f, mine)
+        self.flows.process(f, batch.buf, h, src_le, np.flatnonzero(flowpk & owned), out)
+        if self.part == 0:
+            self._arp(f, batch.buf, out)
+        self.stats.events += len(out.events)
+        return out
+
+    def finish(self) -> _Out:
+        out = _Out([], [])
+        self.flows.flush(out)
+        self.stats.events += len(out.events)
+        self.stats.decoder_errors = self.flows.decoder_errors
+        self._fold_talkers()
+        return out
+
+    def _stats(self, f: Fields, mine: np.ndarray) -> None:
+        st = self.stats
+        if self.part == 0:  # every worker reads every record: count them once
+            st.packets += len(f.ts)
+            st.bytes += int(f.wirelen.sum())
+            if len(f.ts):
+                lo, hi = float(f.ts.min()), float(f.ts.max())
+                st.first_ts = lo if st.first_ts is None else min(st.first_ts, lo)
+                st.last_ts = hi if st.last_ts is None else max(st.last_ts, hi)
+                lts, cnts = np.unique(f.linktype, return_counts=True)
+                for lt, c in zip(lts.tolist(), cnts.tolist()):
+                    name = SUPPORTED_LINKTYPES.get(lt, str(lt))
+                    st.linktypes[name] = st.linktypes.get(name, 0) + c
+        ip = mine & (f.ipver > 0)
+        if ip.any():
+            self._talk_keys.append(np.stack([f.src_hi[ip], f.src_lo[ip]], axis=1))
+            self._talk_vals.append(f.ip_len[ip])
+            if sum(len(v) for v in self._talk_vals) > 2_000_000:
+                self._fold_talkers()
+
+    def _fold_talkers(self) -> None:
+        if not self._talk_vals:
+            return
+        keys = np.concatenate(self._talk_keys)
+        vals = np.concatenate(self._talk_vals)
+        self._talk_keys.clear()
+        self._talk_vals.clear()
+        o = np.lexsort((keys[:, 1], keys[:, 0]))
+        k = keys[o]
+        starts = np.flatnonzero(np.concatenate(([True], (k[1:] != k[:-1]).any(axis=1))))
+        sums = np.add.reduceat(vals[o], starts)
+        self.stats.add_talkers({ip_str(int(a), int(b)): int(s)
+                                for (a, b), s in zip(k[starts].tolist(), sums.tolist())})
+
+    def _arp(self, f: Fields, buf: np.ndarray, out: _Out) -> None:
+        k = np.flatnonzero((f.ethertype == ETH_ARP) & (f.l3 + 28 <= f.end))
+        if not len(k):
+            return
+        l3 = f.l3[k]
+        # only Ethernet/IPv4 ARP has the fixed layout read here
+        ok = (buf[l3 + 4] == 6) & (buf[l3 + 5] == 4)
+        k, l3 = k[ok], l3[ok]
+        if not len(k):
+            return
+        op = (buf[l3 + 6].astype(np.int64) << 8) | buf[l3 + 7]
+        idx = l3[:, None] + np.arange(28)
+        rows = buf[idx]  # (n, 28) bytes of the ARP body
+        for ts, o, r in zip(f.ts[k].tolist(), op.tolist(), rows):
+            b = r.tobytes()
+            spa, tpa = ".".join(map(str, b[14:18])), ".".join(map(str, b[24:28]))
+            out.events.append(Arp(ts=ts, sensor=self.sensor, src_ip=spa, dst_ip=tpa, proto="arp",
+                                  operation="reply" if o == 2 else "request", src_mac=b[8:14].hex(":"),
+                                  dst_mac=b[18:24].hex(":"), gratuitous=spa == tpa))
+
+
+class Analysis:
+    """Iterable of (events, payloads) batches; `stats` is final once the iteration is over."""
+
+    def __init__(self, gen: Iterator[tuple[list, list]], stats: Stats) -> None:
+        self._gen = gen
+        self.stats = stats
+
+    def __iter__(self) -> Iterator[tuple[list, list]]:
+        return self._gen
+
+
+# -- files ------------------------------------------------------------------------------------------------------
+def _run_files(paths: list[str], an: Analyzer, strict: bool, chunk: int,
+               progress: Callable[[int], None] | None) -> Iterator[tuple[list, list]]:
+    """Single-partition loop over the files; yields (events, payloads) and records per-file results."""
+    done = 0
+    for path in paths:
+        fr = FileResult(path)
+        an.stats.files.append(fr)
+        cb = (lambda pos, base=done: progress(base + pos)) if progress else None
+        try:
+            for batch in read_batches(path, chunk, cb):
+                fr.packets += len(batch)
+                out = an.feed(batch)
+                if out.events or out.payloads:
+                    yield out.events, out.payloads
+        except CaptureError as e:
+            fr.complete = False
+            fr.error = e
+            if strict:
+                break
+        done += file_size(path)
+    out = an.finish()
+    yield out.events, out.payloads
+
+
+def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk) -> None:
+    an = Analyzer(registry, sensor, timeouts, part, parts)
+    send = conn.send_bytes
+    prog = (lambda pos: send(pickle.dumps(("p", pos), 5))) if part == 0 else None
+    try:
+        for events, payloads in _run_files(paths, an, strict, chunk, prog):
+            if events or payloads:
+                send(dumps_batch(events, payloads))
+        send(pickle.dumps(("s", an.stats), 5))
+    except Exception as e:  # report, never hang the parent
+        send(pickle.dumps(("x", repr(e)), 5))
+    finally:
+        conn.close()
+
+
+def analyze_files(paths: Iterable[str], *, registry: Registry | None = None, sensor: str = "pcap",
+                  workers: int | None = None, strict: bool = False, timeouts: dict | None = None,
+                  progress: Progress | None = None, chunk_size: int = DEFAULT_CHUNK) -> Analysis:
+    paths = [str(p) for p in paths]
+    total = sum(file_size(p) for p in paths)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 2) if total >= _PARALLEL_MIN_BYTES else 1
+    stats = Stats()
+    if workers <= 1:
+        return Analysis(_single(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, stats), stats)
+    return Analysis(_parallel(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, workers, stats),
+                    stats)
+
+
+def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
+    base = part_stats[0]
+    for name in ("packets", "bytes", "first_ts", "last_ts", "linktypes", "files"):
+        setattr(stats, name, getattr(base, name))
+    for s in part_stats:
+        stats.add_talkers(s.talker_bytes)
+        stats.decoder_errors += s.decoder_errors
+        stats.events += s.events
+    if strict and stats.errors:
+        raise stats.errors[0]
+
+
+def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, stats) -> Iterator:
+    an = Analyzer(registry, sensor, timeouts)
+    cb = (lambda pos: progress(pos, total)) if progress else None
+    yield from _run_files(paths, an, strict, chunk, cb)
+    _finalise(stats, [an.stats], strict)
+
+
+def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total, n, stats) -> Iterator:
+    ctx = mp.get_context("fork")  # children inherit the registry and imported decoders
+    procs, conns = [], []
+    for k in range(n):
+        r, w = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk), daemon=True)
+        p.start()
+        w.close()
+        procs.append(p)
+        conns.append(r)
+    part_stats: list[Stats | None] = [None] * n
+    live = dict(zip(conns, range(n)))
+    failure = None
+    try:
+        while live:
+            for c in wait(list(live)):
+                try:
+                    msg = loads_message(c.recv_bytes())
+                except EOFError:
+                    del live[c]
+                    continue
+                tag = msg[0]
+                if tag == "b":
+                    yield msg[1], msg[2]
+                elif tag == "p":
+                    if progress:
+                        progress(msg[1], total)
+                elif tag == "s":
+                    part_stats[live[c]] = msg[1]
+                elif tag == "x":
+                    failure = msg[1]
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+    if failure or any(s is None for s in part_stats):
+        raise RuntimeError(f"capture worker failed: {failure or 'exited without result'}")
+    _finalise(stats, part_stats, strict)  # type: ignore[arg-type]
+
+
+# -- live -------------------------------------------------------------------------------------------------------
+def watch(iface: str, *, duration: float | None = None, bpf: str | None = None, registry: Registry | None = None,
+          sensor: str | None = None, timeouts: dict | None = None, max_packets: int | None = None,
+          ring_mb: int = 32) -> Analysis:
+    """Capture on `iface` (root) for `duration` seconds (None: until interrupted) and analyse as it arrives."""
+    from .live import LiveCapture
+
+    stats = Stats()
+
+    def gen() -> Iterator[tuple[list, list]]:
+        an = Analyzer(registry, sensor or f"live:{iface}", timeouts)
+        an.stats = stats
+        cap = LiveCapture(iface, bpf=bpf, ring_mb=ring_mb)
+        try:
+            for batch in cap.batches(duration=duration, max_packets=max_packets):
+                out = an.feed(batch)
+                if out.events or out.payloads:
+                    yield out.events, out.payloads
+        finally:
+            cap.close()
+            stats.kernel_packets, stats.kernel_drops = cap.kernel_packets, cap.kernel_drops
+        out = an.finish()
+        yield out.events, out.payloads
+
+    return Analysis(gen(), stats)

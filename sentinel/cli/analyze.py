@@ -1,0 +1,192 @@
+"""`sentinel analyze` (capture files) and `sentinel watch` (a live interface): the transport sensor's jobs."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import IO, Iterable, Optional
+
+import orjson
+import typer
+
+from ..errors import CaptureError, InputError
+from ..events.base import Event
+from .common import DB_OPTION, JSON_OPTION, emit_json, interactive
+
+
+class _EventsFile:
+    """`--events FILE.jsonl`: every event as one JSON line, common fields first."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.f: IO[bytes] = open(path, "wb")
+        except OSError as exc:
+            raise InputError(str(path), f"cannot write events file: {exc.strerror}", None) from None
+
+    def write(self, events: Iterable[Event]) -> None:
+        self.f.write(b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in events))
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _progress(total_label: str):
+    """A rich progress bar on a TTY, nothing otherwise. Returns (context manager, callback)."""
+    if not interactive():
+        return nullcontext(), None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    prog = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), transient=True)
+    task = prog.add_task(total_label, total=None)
+
+    def cb(done: int, total: int) -> None:
+        prog.update(task, completed=done, total=total)
+
+    return prog, cb
+
+
+def _consume(run, writer, events_file: _EventsFile | None) -> Counter:
+    kinds: Counter = Counter()
+    for events, _payloads in run:
+        if not events:
+            continue
+        writer.add_many(events)
+        if events_file:
+            events_file.write(events)
+        kinds.update(e.KIND for e in events)
+    return kinds
+
+
+def _summary(stats, kinds: Counter, run_id: int | None) -> dict:
+    d = stats.to_dict()
+    d["events"] = dict(sorted(kinds.items()))
+    d["run_id"] = run_id
+    return d
+
+
+def _print_summary(summary: dict, elapsed: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    first, last = summary["first_ts"], summary["last_ts"]
+    span = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(first))} .. " \
+           f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(last))} UTC ({last - first:.1f} s)" if first else "-"
+    t = Table(title="Capture summary", show_header=False)
+    t.add_row("packets", f"{summary['packets']:,}")
+    t.add_row("bytes", f"{summary['bytes']:,}")
+    t.add_row("time span", span)
+    t.add_row("flows", f"{summary['flows']:,}")
+    t.add_row("analysed in", f"{elapsed:.2f} s ({summary['packets'] / max(elapsed, 1e-9):,.0f} packets/s)")
+    if summary.get("kernel_drops") is not None:
+        t.add_row("kernel packets / drops", f"{summary['kernel_packets']:,} / {summary['kernel_drops']:,}")
+    con.print(t)
+    ev = Table(title="Events per kind")
+    ev.add_column("kind")
+    ev.add_column("count", justify="right")
+    for k, n in summary["events"].items():
+        ev.add_row(k, f"{n:,}")
+    con.print(ev)
+    tt = Table(title="Top talkers (IP bytes sent)")
+    tt.add_column("address")
+    tt.add_column("bytes", justify="right")
+    for row in summary["top_talkers"]:
+        tt.add_row(row["ip"], f"{row['bytes']:,}")
+    con.print(tt)
+    if summary.get("run_id") is not None:
+        con.print(f"stored as run {summary['run_id']}")
+
+
+def _report_damage(errors: list[CaptureError]) -> None:
+    for e in errors:
+        typer.echo(f"error: {e}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("analyze")
+    def analyze(
+        captures: list[Path] = typer.Argument(..., help="Capture files: pcap or pcapng, optionally gzip-compressed."),
+        db: Optional[str] = DB_OPTION,
+        json_out: bool = JSON_OPTION,
+        events: Optional[Path] = typer.Option(None, "--events", help="Write every event as one JSON line to FILE."),
+        strict: bool = typer.Option(False, "--strict", help="Fail at the first damaged packet instead of going on."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: cores, max 2)."),
+        sensor: str = typer.Option("pcap", "--sensor", help="Sensor name recorded on every event."),
+    ) -> None:
+        """Decode capture files into events, store them and print a summary.
+
+        Damaged input (truncated, corrupt, not a capture, unsupported link type) is reported as one `error:` line
+        per file naming the packet number and byte offset; the events decoded before the damage are kept and the
+        exit code is 2. With --strict, the analysis stops at the first damage.
+        """
+        from ..capture.pipeline import analyze_files
+        from ..decode.registry import default_registry
+        from ..store import RunWriter, open_store
+
+        for p in captures:
+            if not p.exists():
+                raise InputError(str(p), "no such file")
+            if p.is_dir():
+                raise InputError(str(p), "is a directory, not a capture file")
+        engine = open_store(db)
+        started = time.perf_counter()
+        progress_cm, cb = _progress("analysing")
+        with ExitStack() as stack:
+            events_file = _EventsFile(events) if events else None
+            if events_file:
+                stack.callback(events_file.close)
+            writer = stack.enter_context(RunWriter(engine, "analyze", [str(p) for p in captures]))
+            stack.enter_context(progress_cm)
+            run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
+                                progress=cb)
+            kinds = _consume(run, writer, events_file)
+            stats = run.stats
+            writer.counts = {"packets": stats.packets, "bytes": stats.bytes}
+            if stats.errors:
+                writer.mark("incomplete", "; ".join(str(e) for e in stats.errors)[:2000])
+        summary = _summary(stats, kinds, writer.run_id)
+        if json_out:
+            emit_json(summary)
+        else:
+            _print_summary(summary, time.perf_counter() - started)
+        if stats.errors:
+            _report_damage(stats.errors)
+            raise typer.Exit(2)
+
+    @app.command("watch")
+    def watch(
+        iface: str = typer.Option(..., "--iface", help="Interface to capture on (needs CAP_NET_RAW)."),
+        duration: Optional[float] = typer.Option(None, "--duration", min=0.1, help="Stop after S seconds."),
+        bpf: Optional[str] = typer.Option(None, "--bpf", help="Capture filter (tcpdump syntax)."),
+        db: Optional[str] = DB_OPTION,
+        json_out: bool = JSON_OPTION,
+        events: Optional[Path] = typer.Option(None, "--events", help="Write every event as one JSON line to FILE."),
+    ) -> None:
+        """Capture live traffic and run the same pipeline as `analyze` (Ctrl-C stops and stores what was seen)."""
+        from ..capture.pipeline import watch as watch_iface
+        from ..decode.registry import default_registry
+        from ..store import RunWriter, open_store
+
+        engine = open_store(db)
+        started = time.perf_counter()
+        with ExitStack() as stack:
+            events_file = _EventsFile(events) if events else None
+            if events_file:
+                stack.callback(events_file.close)
+            writer = stack.enter_context(RunWriter(engine, "watch", [f"iface:{iface}"]))
+            run = watch_iface(iface, duration=duration, bpf=bpf, registry=default_registry())
+            try:
+                kinds = _consume(run, writer, events_file)
+            except KeyboardInterrupt:
+                kinds = Counter()
+                writer.mark("incomplete", "interrupted by the user")
+            stats = run.stats
+            writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "kernel_drops": stats.kernel_drops}
+        summary = _summary(stats, kinds, writer.run_id)
+        if json_out:
+            emit_json(summary)
+        else:
+            _print_summary(summary, time.perf_counter() - started)

@@ -1,0 +1,337 @@
+"""DNS (and mDNS / LLMNR, which share the wire format) over UDP, and DNS over TCP with its 2-byte length framing.
+
+One `Dns` event per transaction: a query waits for the response with the same message id on the same flow; the
+pair becomes one event. Queries never answered are emitted at `close`; a response whose query was not captured
+still yields an event (with the question taken from the response).
+
+Parsing is bounded: names follow at most `_MAX_POINTERS` compression pointers and stop at 255 bytes, record
+counts are capped, so a hostile message costs little and cannot loop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import struct
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from ..events.base import Event
+from ..events.transport import Dns
+from .base import DatagramDecoder, Flow, StreamDecoder
+
+UDP_PORTS = {53, 5353, 5355}  # DNS, mDNS, LLMNR
+TCP_PORTS = {53}
+
+QTYPES = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 10: "NULL", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 17: "RP",
+    18: "AFSDB", 24: "SIG", 25: "KEY", 28: "AAAA", 29: "LOC", 33: "SRV", 35: "NAPTR", 36: "KX", 37: "CERT",
+    39: "DNAME", 41: "OPT", 42: "APL", 43: "DS", 44: "SSHFP", 45: "IPSECKEY", 46: "RRSIG", 47: "NSEC",
+    48: "DNSKEY", 49: "DHCID", 50: "NSEC3", 51: "NSEC3PARAM", 52: "TLSA", 53: "SMIMEA", 55: "HIP", 59: "CDS",
+    60: "CDNSKEY", 61: "OPENPGPKEY", 62: "CSYNC", 63: "ZONEMD", 64: "SVCB", 65: "HTTPS", 99: "SPF", 249: "TKEY",
+    250: "TSIG", 251: "IXFR", 252: "AXFR", 253: "MAILB", 254: "MAILA", 255: "ANY", 256: "URI", 257: "CAA",
+}
+RCODES = {
+    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 6: "YXDOMAIN",
+    7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE",
+}
+
+_MAX_POINTERS = 32  # compression pointers followed per name (real names need a handful)
+_MAX_NAME = 255  # RFC 1035 limit on a name's wire length
+_MAX_ANSWERS = 100  # answer records rendered per message
+_MAX_PENDING = 4096  # unanswered queries remembered per flow
+_U16 = struct.Struct("!H")
+_HDR = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")
+
+
+class _Malformed(Exception):
+    pass
+
+
+def qtype_name(t: int) -> str:
+    return QTYPES.get(t) or f"TYPE{t}"
+
+
+def read_name(msg: bytes, pos: int) -> tuple[str, int]:
+    """Decode the (possibly compressed) name at `pos`; return it (no trailing dot) and the offset after it.
+
+    Loop-safe: a pointer chain longer than _MAX_POINTERS or a name over 255 bytes is malformed.
+    """
+    labels: list[str] = []
+    end = -1  # offset after the name in the original position (set at the first pointer)
+    hops = 0
+    total = 0
+    n = len(msg)
+    while True:
+        if pos >= n:
+            raise _Malformed("name runs past the end")
+        length = msg[pos]
+        if length == 0:
+            pos += 1
+            break
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= n:
+                raise _Malformed("truncated pointer")
+            hops += 1
+            if hops > _MAX_POINTERS:
+                raise _Malformed("compression loop")
+            if end < 0:
+                end = pos + 2
+            pos = ((length & 0x3F) << 8) | msg[pos + 1]
+            continue
+        if kind:
+            raise _Malformed("unsupported label type")
+        total += length + 1
+        if total > _MAX_NAME:
+            raise _Malformed("name too long")
+        label = msg[pos + 1:pos + 1 + length]
+        if len(label) < length:
+            raise _Malformed("label runs past the end")
+        # Names are bytes: keep printable ASCII as is and escape the rest, like dig does.
+        labels.append(label.decode("ascii", "backslashreplace") if label.isascii() else _escape(label))
+        pos += 1 + length
+    return ".".join(labels), (end if end >= 0 else pos)
+
+
+def skip_name(msg: bytes, pos: int) -> int:
+    """Offset after the name at `pos` without decoding it (answer owner names are not reported)."""
+    n = len(msg)
+    for _ in range(128):
+        if pos >= n:
+            raise _Malformed("name runs past the end")
+        length = msg[pos]
+        if length == 0:
+            return pos + 1
+        if length >= 0xC0:
+            return pos + 2
+        if length & 0xC0:
+            raise _Malformed("unsupported label type")
+        pos += 1 + length
+    raise _Malformed("name too long")
+
+
+def _escape(label: bytes) -> str:
+    return "".join(chr(b) if 0x20 < b < 0x7F else f"\\{b:03d}" for b in label)
+
+
+def _rdata_text(msg: bytes, rtype: int, start: int, rdlen: int) -> str:
+    """Render one record's data as text; unknown or broken data is shown as hex."""
+    rd = msg[start:start + rdlen]
+    try:
+        if rtype == 1 and rdlen == 4:
+            return ".".join(map(str, rd))
+        if rtype == 28 and rdlen == 16:
+            return str(ipaddress.IPv6Address(rd))
+        if rtype in (2, 5, 12, 39):  # NS CNAME PTR DNAME
+            return read_name(msg, start)[0]
+        if rtype == 15:  # MX
+            return f"{_U16.unpack_from(msg, start)[0]} {read_name(msg, start + 2)[0]}"
+        if rtype in (16, 99):  # TXT SPF: character-strings
+            parts, i = [], 0
+            while i < rdlen:
+                ln = rd[i]
+                parts.append(rd[i + 1:i + 1 + ln].decode("utf-8", "backslashreplace"))
+                i += 1 + ln
+            return " ".join(parts)
+        if rtype == 6:  # SOA
+            mname, p = read_name(msg, start)
+            rname, p = read_name(msg, p)
+            serial, refresh, retry, expire, minimum = struct.unpack_from("!IIIII", msg, p)
+            return f"{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
+        if rtype == 33:  # SRV
+            prio, weight, port = struct.unpack_from("!HHH", msg, start)
+            return f"{prio} {weight} {port} {read_name(msg, start + 6)[0]}"
+    except (_Malformed, struct.error, ValueError, IndexError):
+        pass
+    return rd.hex()
+
+
+@dataclass(slots=True)
+class DnsMessage:
+    trans_id: int
+    response: bool
+    rcode: int
+    query: str = ""
+    qtype: int = 0
+    qclass: int = 1
+    answers: list[str] = field(default_factory=list)
+    ttls: list[int] = field(default_factory=list)
+
+
+def parse_message(msg: bytes) -> DnsMessage | None:
+    """Parse one DNS message. None when even the header or the question cannot be read; a response truncated in
+    its answer section keeps the answers read so far."""
+    if len(msg) < 12:
+        return None
+    tid, flags, qd, an, _ns, _ar = _HDR.unpack_from(msg, 0)
+    m = DnsMessage(tid, bool(flags & 0x8000), flags & 0x000F)
+    pos = 12
+    try:
+        for i in range(min(qd, 16)):
+            name, pos = read_name(msg, pos)
+            qtype, qclass = struct.unpack_from("!HH", msg, pos)
+            pos += 4
+            if i == 0:
+                # mDNS uses the top bit of the class as the "unicast response" flag.
+                m.query, m.qtype, m.qclass = name.lower(), qtype, qclass & 0x7FFF
+    except (_Malformed, struct.error):
+        return None
+    if not m.response:
+        return m
+    try:
+        for _ in range(min(an, _MAX_ANSWERS)):
+            pos = skip_name(msg, pos)
+            rtype, _rclass, ttl, rdlen = _RR.unpack_from(msg, pos)
+            pos += 10
+            if pos + rdlen > len(msg):
+                break
+            m.answers.append(_rdata_text(msg, rtype, pos, rdlen))
+            m.ttls.append(ttl)
+            pos += rdlen
+    except (_Malformed, struct.error):
+        pass  # truncated answers: keep what was read
+    return m
+
+
+def qname_entropy(name: str) -> float:
+    """Shannon entropy (bits/char) of the labels left of the registered domain, approximated as all labels but
+    the last two (good enough for tunnelling rules; a public-suffix list would be more exact)."""
+    labels = name.split(".")
+    s = "".join(labels[:-2])
+    n = len(s)
+    if n == 0:
+        return 0.0
+    return sum(c * math.log2(n / c) for c in Counter(s).values()) / n
+
+
+class _Transactions:
+    """Pairs queries and responses of one flow by message id (and question name).
+
+    Clients reuse ids within one flow (dns2tcp does, heavily) and resend queries, so each id keeps a FIFO of
+    unanswered queries: a response answers the oldest one asking the same name. Every query therefore yields
+    exactly one event, answered or not.
+    """
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.pending: dict[int, deque[tuple[float, DnsMessage]]] = {}
+        self.count = 0
+        self.orphans = 0
+
+    def message(self, ts: float, payload: bytes) -> list[Event]:
+        m = parse_message(payload)
+        if m is None:
+            return []
+        if not m.response:
+            events = []
+            if self.count >= _MAX_PENDING:  # flood of unanswered queries: the oldest give up waiting
+                oldest_id = next(iter(self.pending))
+                events.append(self._unanswered(oldest_id, 0))
+            self.pending.setdefault(m.trans_id, deque()).append((ts, m))
+            self.count += 1
+            return events
+        waiting = self.pending.get(m.trans_id)
+        if waiting:
+            for i, (q_ts, q) in enumerate(waiting):
+                if not m.query or q.query == m.query:
+                    del waiting[i]
+                    self.count -= 1
+                    if not waiting:
+                        del self.pending[m.trans_id]
+                    return [self._event(q_ts, q, m, ts)]
+        # A response whose query was not captured is not a transaction of its own: `dns` events are one per
+        # query, so their count equals the queries Wireshark reports. The flow's `conn` event still shows it.
+        self.orphans += 1
+        return []
+
+    def _unanswered(self, trans_id: int, index: int) -> Event:
+        waiting = self.pending[trans_id]
+        q_ts, q = waiting[index]
+        del waiting[index]
+        self.count -= 1
+        if not waiting:
+            del self.pending[trans_id]
+        return self._event(q_ts, q, None, None)
+
+    def close(self) -> list[Event]:
+        events = [self._event(t, q, None, None) for waiting in self.pending.values() for t, q in waiting]
+        events.sort(key=lambda e: e.ts)
+        self.pending.clear()
+        self.count = 0
+        return events
+
+    def _event(self, ts: float, q: DnsMessage, r: DnsMessage | None, r_ts: float | None) -> Dns:
+        name = q.query or (r.query if r else "")
+        return Dns(
+            ts=ts, **self.flow.client_endpoints(),
+            trans_id=q.trans_id, query=name, qtype=qtype_name(q.qtype) if (q.qtype or q.query) else "",
+            qclass=q.qclass,
+            rcode=(RCODES.get(r.rcode) or f"RCODE{r.rcode}") if r else None,
+            answers=r.answers if r else [], ttls=r.ttls if r else [],
+            rtt=(r_ts - ts) if (r is not None and r_ts is not None) else None,
+            qname_len=len(name), qname_entropy=qname_entropy(name),
+        )
+
+
+class DnsDecoder(DatagramDecoder):
+    """DNS over UDP: each datagram is one message."""
+
+    service = "dns"
+    UDP_PORTS = UDP_PORTS
+
+    def __init__(self, flow: Flow) -> None:
+        super().__init__(flow)
+        self._tx = _Transactions(flow)
+
+    def datagram(self, from_orig: bool, ts: float, payload: bytes) -> list[Event]:
+        return self._tx.message(ts, payload)
+
+    def close(self, ts: float) -> list[Event]:
+        return self._tx.close()
+
+
+_MAX_TCP_BUFFER = 1 << 17  # a DNS/TCP message is at most 64 KiB + 2
+
+
+class DnsTcpDecoder(StreamDecoder):
+    """DNS over TCP: messages framed by a 2-byte length, possibly several per segment or split across them."""
+
+    service = "dns"
+    TCP_PORTS = TCP_PORTS
+
+    def __init__(self, flow: Flow) -> None:
+        super().__init__(flow)
+        self._tx = _Transactions(flow)
+        self._buf = (bytearray(), bytearray())
+        self._dead = [False, False]  # framing lost after a gap: nothing more can be read in that direction
+
+    def data(self, from_orig: bool, ts: float, data: bytes) -> list[Event]:
+        i = 1 if from_orig else 0
+        if self._dead[i]:
+            return []
+        buf = self._buf[i]
+        buf += data
+        events: list[Event] = []
+        pos = 0
+        while len(buf) - pos >= 2:
+            ln = _U16.unpack_from(buf, pos)[0]
+            if len(buf) - pos - 2 < ln:
+                break
+            events += self._tx.message(ts, bytes(buf[pos + 2:pos + 2 + ln]))
+            pos += 2 + ln
+        del buf[:pos]
+        if len(buf) > _MAX_TCP_BUFFER:
+            self._dead[i] = True
+            buf.clear()
+        return events
+
+    def gap(self, from_orig: bool, ts: float, size: int) -> list[Event]:
+        i = 1 if from_orig else 0
+        self._dead[i] = True
+        self._buf[i].clear()
+        return []
+
+    def close(self, ts: float) -> list[Event]:
+        return self._tx.close()

@@ -1,0 +1,411 @@
+"""HTTP/1.x on a reassembled TCP stream.
+
+Each direction has its own message parser (start line + headers, then a body framed by Content-Length, chunked
+transfer coding, or the end of the connection). A direction does not assume its role: a message whose start line
+begins with `HTTP/` is a response, anything else that parses is a request. That keeps a capture that missed the
+SYN (so that "orig" may be the server) decodable.
+
+Requests queue up in order; each complete response is paired with the oldest unanswered request (pipelining) and
+the pair becomes one `Http` event. Requests still waiting at `close` are emitted without a status.
+
+Limits keep hostile streams cheap: a header block over `MAX_HEADER` bytes, a chunk-size line over `_MAX_LINE`,
+or an unparsable start line stops decoding of that direction. Bodies are counted in full but only the first
+`MAX_BODY` bytes are kept (then decompressed up to `MAX_BODY` as well) for the content scanner.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..events.base import Event
+from ..events.perception import Credential
+from ..events.transport import Http
+from .base import Flow, Payload, StreamDecoder
+
+TCP_PORTS = {80, 591, 3128, 8000, 8008, 8080, 8081, 8088, 8888}
+
+MAX_HEADER = 64 * 1024  # bytes of start line + headers
+MAX_BODY = 16 * 1024 * 1024  # bytes of body kept (and produced by decompression) per message
+_MAX_LINE = 1024  # chunk-size / trailer line
+_MAX_HEADERS = 200  # header fields per message
+
+METHODS = (
+    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE", b"PROPFIND",
+    b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH", b"REPORT", b"SUBSCRIBE", b"NOTIFY",
+    b"M-SEARCH",
+)
+_METHOD_PREFIXES = tuple(m + b" " for m in METHODS)
+
+
+def looks_like_http(first_bytes: bytes) -> bool:
+    """Sniffer for HTTP on a non-standard port: the stream starts with a known method or a status line."""
+    return first_bytes.startswith(_METHOD_PREFIXES) or first_bytes.startswith(b"HTTP/1.")
+
+
+# parser states
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _UNTIL_CLOSE, _DEAD = range(8)
+
+
+@dataclass(slots=True)
+class _Message:
+    ts: float
+    is_response: bool
+    method: str = ""
+    uri: str = ""
+    version: str | None = None
+    status: int | None = None
+    reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    body_len: int = 0
+    complete_body: bool = True
+
+
+def _parse_head(block: bytes, ts: float) -> _Message | None:
+    """Parse a start line and header fields; None when it is not HTTP."""
+    lines = block.split(b"\n")
+    start = lines[0].rstrip(b"\r")
+    parts = start.split(b" ", 2)
+    if len(parts) < 2:
+        return None
+    if parts[0].startswith(b"HTTP/"):
+        m = _Message(ts, True, version=parts[0][5:].decode("latin-1"))
+        code = parts[1]
+        if len(code) != 3 or not code.isdigit():
+            return None
+        m.status = int(code)
+        m.reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+    else:
+        if len(parts) < 3 or not parts[2].startswith(b"HTTP/") or not parts[0].isalpha() and parts[0] not in METHODS:
+            return None
+        m = _Message(ts, False, method=parts[0].decode("latin-1"), uri=parts[1].decode("latin-1"),
+                     version=parts[2][5:].decode("latin-1"))
+    headers = m.headers
+    for line in lines[1:_MAX_HEADERS + 1]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().lower().decode("latin-1")
+        val = value.strip().decode("latin-1")
+        if key in headers:  # repeated field: combine as RFC 9110 allows for list-valued fields
+            headers[key] += ", " + val
+        else:
+            headers[key] = val
+    return m
+
+
+def _decode_body(data: bytes, encoding: str) -> bytes:
+    """Undo gzip/deflate content coding, producing at most MAX_BODY bytes; the raw bytes when it fails."""
+    enc = encoding.strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        tries = (47,)  # 32 + 15: gzip or zlib header, auto-detected
+    elif enc == "deflate":
+        tries = (15, -15)  # zlib-wrapped as the RFC says, or raw deflate as some servers send
+    else:
+        return data
+    for wbits in tries:
+        try:
+            d = zlib.decompressobj(wbits)
+            out = d.decompress(data, MAX_BODY)
+            return out
+        except zlib.error:
+            continue
+    return data
+
+
+def basic_username(authorization: str) -> str | None:
+    """User name from an `Authorization: Basic ...` value, split on the first colon; the password is dropped."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    user, _, _password = raw.partition(b":")
+    return user.decode("utf-8", "replace")
+
+
+class _Side:
+    """Parser state of one direction."""
+
+    __slots__ = ("buf", "state", "remaining", "msg", "scan_from")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.state = _HEAD
+        self.remaining = 0
+        self.msg: _Message | None = None
+        self.scan_from = 0  # where to resume the search for the end of the header block
+
+
+class HttpDecoder(StreamDecoder):
+    service = "http"
+    TCP_PORTS = TCP_PORTS
+
+    def __init__(self, flow: Flow) -> None:
+        super().__init__(flow)
+        self._sides = (_Side(), _Side())
+        self._requests: deque[_Message] = deque()  # complete (or at least headed) requests awaiting a response
+        self._upgraded = False
+
+    # -- StreamDecoder ---------------------------------------------------------------------------------------
+
+    def data(self, from_orig: bool, ts: float, data: bytes) -> list[Event]:
+        side = self._sides[1 if from_orig else 0]
+        if side.state == _DEAD or self._upgraded:
+            return []
+        side.buf += data
+        events: list[Event] = []
+        try:
+            self._run(side, ts, events)
+        except (ValueError, IndexError, UnicodeError):  # defensive: garbage never escapes as an exception
+            side.state = _DEAD
+            side.buf.clear()
+        return events
+
+    def gap(self, from_orig: bool, ts: float, size: int) -> list[Event]:
+        side = self._sides[1 if from_orig else 0]
+        events: list[Event] = []
+        if side.state == _LENGTH and not side.buf and size < side.remaining:
+            # Hole inside a body of known length: the framing survives, only the body content is incomplete.
+            side.remaining -= size
+            if side.msg is not None:
+                side.msg.body_len += size
+                side.msg.complete_body = False
+            return events
+        if side.state == _UNTIL_CLOSE and side.msg is not None:
+            side.msg.body_len += size
+            side.msg.complete_body = False
+            return events
+        # Framing lost: finish what we have and stop reading this direction.
+        if side.msg is not None:
+            side.msg.complete_body = False
+            self._finish(side, ts, events)
+        side.state = _DEAD
+        side.buf.clear()
+        return events
+
+    def close(self, ts: float) -> list[Event]:
+        events: list[Event] = []
+        for side in self._sides:
+            if side.msg is not None and side.state != _HEAD:
+                # A body cut short (or, for responses without framing, ended by the close as RFC 9112 says).
+                if side.state != _UNTIL_CLOSE:
+                    side.msg.complete_body = False
+                self._finish(side, ts, events)
+            side.state = _DEAD
+            side.buf = bytearray()
+        while self._requests:
+            events += self._emit(self._requests.popleft(), None)
+        return events
+
+    # -- parsing ---------------------------------------------------------------------------------------------
+
+    def _run(self, side: _Side, ts: float, events: list[Event]) -> None:
+        buf = side.buf
+        while buf and side.state != _DEAD:
+            st = side.state
+            if st == _HEAD:
+                # Tolerate stray CRLFs between messages (RFC 9112 section 2.2).
+                if buf[0] in (0x0D, 0x0A):
+                    n = len(buf) - len(buf.lstrip(b"\r\n"))
+                    del buf[:n]
+                    side.scan_from = 0
+                    continue
+                end = buf.find(b"\r\n\r\n", side.scan_from)
+                sep = 4
+                if end < 0:
+                    end = buf.find(b"\n\n", side.scan_from)
+                    sep = 2
+                if end < 0:
+                    if len(buf) > MAX_HEADER:
+                        side.state = _DEAD
+                        buf.clear()
+                    else:
+                        side.scan_from = max(0, len(buf) - 3)
+                    return
+                if end > MAX_HEADER:
+                    side.state = _DEAD
+                    buf.clear()
+                    return
+                msg = _parse_head(bytes(buf[:end]), ts)
+                del buf[:end + sep]
+                side.scan_from = 0
+                if msg is None:
+                    side.state = _DEAD
+                    buf.clear()
+                    return
+                side.msg = msg
+                self._start_body(side, ts, events)
+            elif st == _LENGTH:
+                n = min(side.remaining, len(buf))
+                self._body(side, buf, n)
+                side.remaining -= n
+                if side.remaining == 0:
+                    self._finish(side, ts, events)
+            elif st == _UNTIL_CLOSE:
+                self._body(side, buf, len(buf))
+            elif st == _CHUNK_SIZE:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > _MAX_LINE:
+                        self._lose(side, ts, events)
+                    return
+                line = bytes(buf[:nl]).split(b";", 1)[0].strip()
+                del buf[:nl + 1]
+                try:
+                    size = int(line, 16)
+                except ValueError:
+                    self._lose(side, ts, events)
+                    return
+                if size < 0:
+                    self._lose(side, ts, events)
+                    return
+                if size == 0:
+                    side.state = _TRAILER
+                else:
+                    side.remaining = size
+                    side.state = _CHUNK_DATA
+            elif st == _CHUNK_DATA:
+                n = min(side.remaining, len(buf))
+                self._body(side, buf, n)
+                side.remaining -= n
+                if side.remaining == 0:
+                    side.state = _CHUNK_CRLF
+            elif st == _CHUNK_CRLF:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > 2:
+                        self._lose(side, ts, events)
+                    return
+                del buf[:nl + 1]
+                side.state = _CHUNK_SIZE
+            elif st == _TRAILER:
+                nl = buf.find(b"\n")
+                if nl < 0:
+                    if len(buf) > _MAX_LINE:
+                        self._lose(side, ts, events)
+                    return
+                empty = not bytes(buf[:nl]).strip()
+                del buf[:nl + 1]
+                if empty:
+                    self._finish(side, ts, events)
+
+    def _body(self, side: _Side, buf: bytearray, n: int) -> None:
+        msg = side.msg
+        if msg is not None:
+            room = MAX_BODY - len(msg.body)
+            if room > 0:
+                msg.body += buf[:min(n, room)]
+            msg.body_len += n
+        del buf[:n]
+
+    def _lose(self, side: _Side, ts: float, events: list[Event]) -> None:
+        """Broken framing: keep what was parsed, stop reading this direction."""
+        if side.msg is not None:
+            side.msg.complete_body = False
+            self._finish(side, ts, events)
+        side.state = _DEAD
+        side.buf.clear()
+
+    def _start_body(self, side: _Side, ts: float, events: list[Event]) -> None:
+        msg = side.msg
+        assert msg is not None
+        h = msg.headers
+        if msg.is_response:
+            status = msg.status or 0
+            if 100 <= status < 200 and status != 101:
+                side.msg = None  # interim response (100 Continue...): the real one follows
+                side.state = _HEAD
+                return
+            req = self._requests[0] if self._requests else None
+            no_body = status in (101, 204, 304) or (req is not None and req.method == "HEAD")
+            if status == 101 or (req is not None and req.method == "CONNECT" and 200 <= status < 300):
+                # The connection now carries another protocol (WebSocket, a tunnel): HTTP decoding ends here.
+                self._finish(side, ts, events)
+                self._upgraded = True
+                side.state = _DEAD
+                return
+            if no_body:
+                self._finish(side, ts, events)
+                return
+        if "chunked" in h.get("transfer-encoding", "").lower():
+            side.state = _CHUNK_SIZE
+            return
+        cl = h.get("content-length")
+        if cl is not None:
+            try:
+                length = int(cl.split(",")[0].strip())
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._lose(side, ts, events)
+                return
+            if length == 0:
+                self._finish(side, ts, events)
+                return
+            side.remaining = length
+            side.state = _LENGTH
+            return
+        if msg.is_response:
+            side.state = _UNTIL_CLOSE  # no framing: the body runs to the end of the connection
+        else:
+            self._finish(side, ts, events)  # a request without framing has no body
+
+    def _finish(self, side: _Side, ts: float, events: list[Event]) -> None:
+        """A message is complete: queue a request, or pair a response with the oldest request."""
+        msg = side.msg
+        side.msg = None
+        side.state = _HEAD
+        side.remaining = 0
+        if msg is None:
+            return
+        if msg.is_response:
+            req = self._requests.popleft() if self._requests else None
+            self._payload(msg, req.uri if req else "", ts)
+            events += self._emit(req, msg)
+        else:
+            self._payload(msg, msg.uri, ts)
+            self._requests.append(msg)
+
+    def _payload(self, msg: _Message, uri: str, ts: float) -> None:
+        if not msg.body:
+            return
+        data = bytes(msg.body)
+        enc = msg.headers.get("content-encoding")
+        if enc and msg.complete_body:
+            data = _decode_body(data, enc)
+        kind = "http-response" if msg.is_response else "http-request"
+        self.payloads.append(Payload(origin=f"{kind}:{uri}", data=data, ts=ts, flow=self.flow))
+        msg.body = bytearray()  # the event needs only the length; free the memory now
+
+    def _emit(self, req: _Message | None, resp: _Message | None) -> list[Event]:
+        h = req.headers if req is not None else {}
+        auth = h.get("authorization")
+        username = basic_username(auth) if auth else None
+        ts = req.ts if req is not None else (resp.ts if resp is not None else 0.0)
+        status = resp.status if resp is not None else None
+        ev: list[Event] = [Http(
+            ts=ts, **self.flow.client_endpoints(),
+            method=req.method if req else "", host=h.get("host"), uri=req.uri if req else "",
+            version=req.version if req else None, user_agent=h.get("user-agent"), referrer=h.get("referer"),
+            status=status, status_msg=resp.reason if resp is not None else None,
+            request_body_len=req.body_len if req else 0,
+            response_body_len=resp.body_len if resp is not None else 0,
+            content_type=resp.headers.get("content-type") if resp is not None else None,
+            username=username,
+        )]
+        if username is not None:
+            success = None
+            if status in (401, 403):
+                success = False
+            elif status is not None and 200 <= status < 400:
+                success = True
+            ev.append(Credential(ts=ts, **self.flow.client_endpoints(), protocol="http-basic", username=username,
+                                 success=success))
+        return ev

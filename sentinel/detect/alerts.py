@@ -1,0 +1,127 @@
+"""Alerts, and the aggregation that turns a flood of matches into one alert with a count.
+
+An alert is keyed by (rule id, group key). For a detection rule the group key is (source, destination) address;
+for a correlation it is the values of its `group-by` fields. A repeat of the same key while the alert is open (its
+last match less than `window` seconds before) increments `count` and moves `last_seen`; a repeat after a longer
+quiet gap opens a new alert. Open alerts are capped (least recently updated first out), so memory is bounded
+however many distinct sources a scan uses.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .ruleset import RuleMeta
+
+EVIDENCE_FIELDS = ("ts", "kind", "uid", "src_ip", "src_port", "dst_ip", "dst_port", "source")
+
+
+def evidence_ref(ev: dict[str, Any]) -> dict[str, Any]:
+    """A small reference to an event: enough to find it in the store (run, kind, ts, uid / log `source` line)."""
+    return {k: ev[k] for k in EVIDENCE_FIELDS if ev.get(k) not in (None, "")}
+
+
+@dataclass
+class Alert:
+    rule: str
+    title: str
+    level: str
+    layer: str
+    attack: list[str]
+    controls: list[str]
+    src: str | None
+    dst: str | None
+    count: int
+    first_seen: float
+    last_seen: float
+    group: dict[str, Any]
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    falsepositives: list[str] = field(default_factory=list)
+    type: str = "detection"  # detection | event_count | value_count | temporal | temporal_ordered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Aggregator:
+    def __init__(self, window: float = 300.0, max_open: int = 50_000, max_evidence: int = 10) -> None:
+        self.window = window
+        self.max_open = max_open
+        self.max_evidence = max_evidence
+        self.open: OrderedDict[tuple[str, tuple[Any, ...]], Alert] = OrderedDict()
+        self.closed: list[Alert] = []
+
+    def add(
+        self,
+        meta: RuleMeta,
+        group: dict[str, Any],
+        ts: float,
+        evidence: list[dict[str, Any]],
+        n: int = 1,
+        src: str | None = None,
+        dst: str | None = None,
+        type_: str = "detection",
+    ) -> Alert | None:
+        """Record `n` matches; return the Alert when this opened a new one, None when it was merged."""
+        key = (meta.id, tuple(group.values()))
+        a = self.open.get(key)
+        if a is not None and ts - a.last_seen <= self.window:
+            a.count += n
+            if callable(evidence):  # lazily built: most repeats of a flood do not need their evidence
+                evidence = evidence() if len(a.evidence) < self.max_evidence else []
+            if ts > a.last_seen:
+                a.last_seen = ts
+            if ts < a.first_seen:
+                a.first_seen = ts
+            room = self.max_evidence - len(a.evidence)
+            if room > 0:
+                a.evidence.extend(evidence[:room])
+            self.open.move_to_end(key)
+            self._expire(ts)
+            return None
+        if a is not None:
+            self.closed.append(self.open.pop(key))
+        if callable(evidence):
+            evidence = evidence()
+        a = Alert(
+            rule=meta.id,
+            title=meta.title,
+            level=meta.level,
+            layer=meta.layer,
+            attack=list(meta.attack),
+            controls=list(meta.controls),
+            src=src,
+            dst=dst,
+            count=n,
+            first_seen=ts,
+            last_seen=ts,
+            group=group,
+            evidence=evidence[: self.max_evidence],
+            falsepositives=list(meta.falsepositives),
+            type=type_,
+        )
+        self.open[key] = a
+        self._expire(ts)
+        while len(self.open) > self.max_open:
+            self.closed.append(self.open.popitem(last=False)[1])
+        return a
+
+    def _expire(self, now: float) -> None:
+        """Close alerts quiet for longer than the window (the dict is in last-update order, so stop at the first live one)."""
+        while self.open:
+            key, a = next(iter(self.open.items()))
+            if now - a.last_seen <= self.window:
+                break
+            self.closed.append(self.open.pop(key))
+
+    def drain_closed(self) -> list[Alert]:
+        out, self.closed = self.closed, []
+        return out
+
+    def finish(self) -> list[Alert]:
+        out = self.closed + list(self.open.values())
+        self.closed, self.open = [], OrderedDict()
+        out.sort(key=lambda a: (a.first_seen, a.rule))
+        return out
