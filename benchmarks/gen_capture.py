@@ -14,6 +14,7 @@ makes the bundled sample capture (samples/city.pcap).
 from __future__ import annotations
 
 import argparse
+import base64
 import heapq
 import random
 import struct
@@ -273,8 +274,9 @@ class Gen:
 
     def dns(self, t: float, v6: bool = False, tunnel: bool = False) -> None:
         rng = self.rng
-        if tunnel:
-            name = "%s.%s.exfil-tunnel.example" % (rng.randbytes(24).hex(), rng.randbytes(12).hex())
+        if tunnel:  # base32 labels, as iodine and dns2tcp-style tools send
+            b32 = base64.b32encode(rng.randbytes(60)).decode().rstrip("=").lower()
+            name = "%s.%s.exfil-tunnel.example" % (b32[:63], b32[63:])
             qtype = "TXT"
         else:
             name = rng.choice(["portal.city.example", "www.gov.example", "mqtt.iot.city.example", "ntp.city.example",
@@ -291,7 +293,7 @@ class Gen:
                 u = udp(a, b, sp, dp, pl, v6=True)
                 return eth(mac(7), self.gw_mac, ETH_IP6, struct.pack("!IHBB", 0x60000000, len(u), 17, 64) + a + b + u)
         else:
-            c = ip4("10.10.%d.%d" % (rng.randint(0, 40), rng.randint(2, 250)))
+            c = ip4("10.10.9.99") if tunnel else ip4("10.10.%d.%d" % (rng.randint(0, 40), rng.randint(2, 250)))
             s = ip4("10.0.0.53")
             def frame(a, b, sp, dp, pl):  # noqa: E306
                 return eth(mac(7), self.gw_mac, ETH_IP, ipv4(a, b, 17, udp(a, b, sp, dp, pl)))
@@ -331,12 +333,12 @@ class Gen:
             exchanges.append((req, [resp]))
         self.tcp_session(t, mac(20, b"\x00\x80\xf4"), mac(21, b"\x00\x80\xf4"), hmi, plc, rng.randint(32768, 60999), 502, exchanges, rtt=0.004)
 
-    def mqtt(self, t: float) -> None:
+    def mqtt(self, t: float, anonymous: bool = False) -> None:
         rng = self.rng
         n = rng.randint(1, 400)
         sensor = ip4("10.30.%d.%d" % (n // 200 + 1, n % 200 + 2))
         broker = ip4("10.30.0.1")
-        anon = n % 37 == 0
+        anon = anonymous or n % 37 == 0
         conn = mqtt_connect("sensor-%04d" % n, None if anon else "sensor", None if anon else "s3cret-%d" % n)
         exchanges = [(conn, [mqtt_packet(2, 0, b"\x00\x00")])]
         if rng.random() < 0.05:
@@ -415,8 +417,10 @@ class Gen:
         for _ in range(int(budget * 0.01)):
             sessions.append((self.t0 + rng.random() * self.span, lambda t: self.dns(t, v6=True)))
         tunnel_at = self.t0 + self.span * 0.6
-        for i in range(max(20, self.target // 2000)):
+        for i in range(max(60, self.target // 2000)):
             sessions.append((tunnel_at + i * 0.002, lambda t: self.dns(t, tunnel=True)))
+        for i in range(max(2, self.target // 100000)):
+            sessions.append((self.t0 + self.span * (0.5 + i * 0.01), lambda t: self.mqtt(t, anonymous=True)))
         for i in range(max(3, self.target // 50000)):
             sessions.append((self.t0 + self.span * (0.3 + i * 0.01), lambda t: self.modbus(t, rogue=True)))
         sessions.sort(key=lambda s: s[0])

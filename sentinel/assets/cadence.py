@@ -30,7 +30,7 @@ class CadenceConfig:
     min_samples: int = 8  # gaps needed before a channel can be regular
     max_dispersion: float = 0.15  # MAD / median at most this to count as regular
     burst: float = 1.0  # sightings closer than this (s) are one report
-    min_interval: float = 1.0  # shorter "intervals" are streams, not heartbeats
+    min_interval: float = 5.0  # shorter "intervals" are bursts or streams (a scanner, a brute force), not heartbeats
 
 
 @dataclass(slots=True)
@@ -125,17 +125,15 @@ class CadenceTracker:
         return bool(whole and whole.interval is not None and whole.last_seen <= ch.last_seen + self.cfg.burst)
 
     def _event(self, ch: Channel, now: float) -> HeartbeatLost:
-        ev = HeartbeatLost(
+        return HeartbeatLost(
             ts=now,
             sensor=self.sensor,
             device=ch.key,
             interval=round(ch.interval or 0.0, 6),
             silent_for=round(now - ch.last_seen, 6),
             last_seen=ch.last_seen,
+            protocol=None if ch.protocol == ALL else ch.protocol,
         )
-        if hasattr(ev, "protocol"):  # field proposed for perception.HeartbeatLost; set it once it exists
-            ev.protocol = None if ch.protocol == ALL else ch.protocol  # type: ignore[attr-defined]
-        return ev
 
     def rename(self, old: str, new: str) -> None:
         """Device `old` turned out to be `new` (an IP-keyed device whose MAC became known)."""

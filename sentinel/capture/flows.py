@@ -12,7 +12,7 @@ case for orig and lower case for resp at their first occurrence; conn_state from
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import socket
 from dataclasses import dataclass
@@ -70,10 +70,14 @@ def ip_str(hi: int, lo: int) -> str:
     return s
 
 
+_B64_ALT = bytes.maketrans(b"+/", b"01")
+
+
 def make_uid(h: int, ts: float) -> str:
     """Short alphanumeric id, stable for the same flow in the same capture (hash of 5-tuple and start time)."""
+    # base64 with "+/" spelled "01" (as base64.b64encode(d, b"01") does, without its Python-level overhead)
     d = hashlib.blake2b(b"%d/%.6f" % (h, ts), digest_size=13).digest()
-    return "C" + base64.b64encode(d, b"01")[:17].decode("ascii")
+    return "C" + binascii.b2a_base64(d, newline=False)[:17].translate(_B64_ALT).decode("ascii")
 
 
 def conn_state(proto: int, seen: int, rpkts: int) -> str:
@@ -382,7 +386,7 @@ class FlowTable:
             sn = st.seen
             st.closed = st.proto == TCP and bool((sn & (1 << 5)) or (sn & (1 << 11)) or
                                                  ((sn & (1 << 4)) and (sn & (1 << 10))))
-            dispatch[s] = st.handler is not None or st.sniff is not None
+            dispatch[s] = (st.handler is not None and not st.decoder.done) or st.sniff is not None
 
         self._dispatch(f, buf, order, seg_id, seg_first, dispatch, fo, states, out)
         self._icmp_events(f, order, proto, seg_id, states, out)
@@ -397,21 +401,41 @@ class FlowTable:
         if not len(d):
             return
         rows = order[d]
+        fl_a, pl_a = f.tcp_flags[rows], f.pay_len[rows]
+        # why: most TCP packets are pure ACKs. Without payload or SYN/FIN/RST a segment changes nothing in
+        # reassembly except *starting* a direction when the capture began mid-connection, and only the first
+        # packet of a direction in a segment can do that: keep that one, drop the rest before any Python runs.
+        empty = (f.proto[rows] == TCP) & (pl_a == 0) & ((fl_a & (SYN | FIN | RST)) == 0)
+        if empty.any():
+            _, first = np.unique(seg_id[d] * 2 + fo[d], return_index=True)
+            keep = ~empty
+            keep[first] = True
+            d, rows, fl_a, pl_a = d[keep], rows[keep], fl_a[keep], pl_a[keep]
+        seg_of = seg_id[d]
+        cut = np.flatnonzero(seg_of[1:] != seg_of[:-1]) + 1
+        starts = [0, *cut.tolist()]
+        ends = [*cut.tolist(), len(d)]
+        sids = seg_of[starts].tolist()
+        fo_l, ts_l, seq_l = fo[d].tolist(), f.ts[rows].tolist(), f.seq[rows].tolist()
+        fl_l, po_l, pl_l = fl_a.tolist(), f.pay_off[rows].tolist(), pl_a.tolist()
         mv = memoryview(buf)
-        touched: dict[int, FlowState] = {}
-        for sid, r_fo, ts, seq, fl, po, pl, pr in zip(
-                seg_id[d].tolist(), fo[d].tolist(), f.ts[rows].tolist(), f.seq[rows].tolist(),
-                f.tcp_flags[rows].tolist(), f.pay_off[rows].tolist(), f.pay_len[rows].tolist(),
-                f.proto[rows].tolist()):
+        events = out.events
+        for sid, i, end in zip(sids, starts, ends):
             st = states[sid]
-            payload = mv[po:po + pl].tobytes() if pl else b""
             if st.sniff is not None:
-                if not pl:
-                    if len(st.sniff) < _SNIFF_KEEP:
-                        st.sniff.append((r_fo, ts, seq, fl, b""))
+                while i < end:
+                    pl = pl_l[i]
+                    if not pl:
+                        if len(st.sniff) < _SNIFF_KEEP:
+                            st.sniff.append((fo_l[i], ts_l[i], seq_l[i], fl_l[i], b""))
+                        i += 1
+                        continue
+                    break
+                if i == end:
                     continue
+                # first payload of the flow decides its decoder (the payload itself is fed below)
                 pending, st.sniff = st.sniff, None
-                cls = self._sniff(payload)
+                cls = self._sniff(mv[po_l[i]:po_l[i] + pl_l[i]].tobytes())
                 if cls is None:
                     continue
                 self._claim(st, cls)
@@ -419,15 +443,36 @@ class FlowTable:
                     continue
                 for p in pending:
                     self._feed(st, out, *p)
-            handler = st.handler
-            if handler is None:
+            handler, dec = st.handler, st.decoder
+            if handler is None or dec.done:
                 continue
-            self._feed(st, out, r_fo, ts, seq, fl, payload)
-            touched[st.h] = st
-        for st in touched.values():
-            if st.decoder is not None and st.decoder.payloads:
-                out.payloads.extend(st.decoder.payloads)
-                st.decoder.payloads.clear()
+            try:
+                if st.proto == TCP:
+                    seg = handler.segment
+                    while i < end:
+                        pl = pl_l[i]
+                        ev = seg(fo_l[i], ts_l[i], seq_l[i], fl_l[i], mv[po_l[i]:po_l[i] + pl].tobytes() if pl else b"")
+                        if ev:
+                            events.extend(ev)
+                        if dec.done:  # the decoder has all it wants: the rest of the flow is counted only
+                            break
+                        i += 1
+                else:
+                    dg = handler.datagram
+                    while i < end:
+                        pl = pl_l[i]
+                        ev = dg(fo_l[i], ts_l[i], mv[po_l[i]:po_l[i] + pl].tobytes() if pl else b"")
+                        if ev:
+                            events.extend(ev)
+                        if dec.done:
+                            break
+                        i += 1
+            except Exception:  # decoders must not raise; one that does loses its flow, the capture goes on
+                self.decoder_errors += 1
+                st.handler = None
+            if dec.payloads:
+                out.payloads.extend(dec.payloads)
+                dec.payloads.clear()
 
     def _sniff(self, payload: bytes):
         for pred, cls in self.registry.tcp_sniffers:

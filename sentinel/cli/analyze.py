@@ -13,7 +13,7 @@ import typer
 
 from ..errors import CaptureError, InputError
 from ..events.base import Event
-from .common import DB_OPTION, JSON_OPTION, emit_json, interactive
+from .common import DB_OPTION, JSON_OPTION, NO_BUILTIN_OPTION, RULES_OPTION, emit_json, interactive
 
 
 class _EventsFile:
@@ -48,22 +48,59 @@ def _progress(total_label: str):
     return prog, cb
 
 
-def _consume(run, writer, events_file: _EventsFile | None) -> Counter:
+def _consume(run, writer, events_file: _EventsFile | None, evaluation) -> Counter:
     kinds: Counter = Counter()
-    for events, _payloads in run:
+    for events, payloads in run:
+        events = events + evaluation.scan(payloads)
         if not events:
             continue
-        writer.add_many(events)
-        if events_file:
-            events_file.write(events)
-        kinds.update(e.KIND for e in events)
+        evaluation.add(events)
+        _store(events, writer, events_file, kinds)
     return kinds
 
 
-def _summary(stats, kinds: Counter, run_id: int | None) -> dict:
+def _store(events: list[Event], writer, events_file: _EventsFile | None, kinds: Counter) -> None:
+    writer.add_many(events)
+    if events_file:
+        events_file.write(events)
+    kinds.update(e.KIND for e in events)
+
+
+def _deep(captures: list[Path], sensor: str, evaluation, writer, events_file: _EventsFile | None,
+          kinds: Counter) -> None:
+    """The Wireshark path (sentinel/dissect), only for captures whose flows need it."""
+    from ..dissect.wireshark import dissect, needs_deep
+
+    if not needs_deep(evaluation.events):
+        return
+    res = dissect(captures, sensor)
+    if res.skipped:
+        typer.echo(f"warning: {res.skipped}", err=True)
+    events = res.events + evaluation.scan(res.payloads)
+    evaluation.add(res.events)
+    _store(events, writer, events_file, kinds)
+
+
+def _evaluate(evaluation, engine, writer, events_file: _EventsFile | None, kinds: Counter):
+    """Assets, heartbeats and detection at the end of the run (see sentinel/evaluate.py)."""
+    outcome = evaluation.finish(engine, writer.run_id)
+    _store(outcome.extra_events, writer, events_file, kinds)
+    writer.flush()  # alerts link to stored evidence
+    if outcome.alerts:
+        from ..detect import store_alerts
+
+        store_alerts(engine, writer.run_id, outcome.alerts)
+    return outcome
+
+
+def _summary(stats, kinds: Counter, run_id: int | None, outcome) -> dict:
+    from ..evaluate import alert_json
+
     d = stats.to_dict()
     d["events"] = dict(sorted(kinds.items()))
     d["run_id"] = run_id
+    d["alerts"] = [alert_json(a) for a in outcome.alerts]
+    d["assets"] = outcome.assets
     return d
 
 
@@ -115,6 +152,10 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Fail at the first damaged packet instead of going on."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: cores, max 2)."),
         sensor: str = typer.Option("pcap", "--sensor", help="Sensor name recorded on every event."),
+        rules: list[Path] = RULES_OPTION,
+        no_builtin: bool = NO_BUILTIN_OPTION,
+        deep: bool = typer.Option(True, "--deep/--no-deep", help="Wireshark's dissectors for SMB file transfers "
+                                  "(only when the capture has SMB flows; needs tshark)."),
     ) -> None:
         """Decode capture files into events, store them and print a summary.
 
@@ -131,6 +172,9 @@ def register(app: typer.Typer) -> None:
                 raise InputError(str(p), "no such file")
             if p.is_dir():
                 raise InputError(str(p), "is a directory, not a capture file")
+        from ..evaluate import Evaluation, print_alerts
+
+        evaluation = Evaluation(rules, builtin=not no_builtin)
         engine = open_store(db)
         started = time.perf_counter()
         progress_cm, cb = _progress("analysing")
@@ -142,16 +186,20 @@ def register(app: typer.Typer) -> None:
             stack.enter_context(progress_cm)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
                                 progress=cb)
-            kinds = _consume(run, writer, events_file)
+            kinds = _consume(run, writer, events_file, evaluation)
             stats = run.stats
-            writer.counts = {"packets": stats.packets, "bytes": stats.bytes}
+            if deep:
+                _deep(captures, sensor, evaluation, writer, events_file, kinds)
+            outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
+            writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "alerts": len(outcome.alerts)}
             if stats.errors:
                 writer.mark("incomplete", "; ".join(str(e) for e in stats.errors)[:2000])
-        summary = _summary(stats, kinds, writer.run_id)
+        summary = _summary(stats, kinds, writer.run_id, outcome)
         if json_out:
             emit_json(summary)
         else:
             _print_summary(summary, time.perf_counter() - started)
+            print_alerts(outcome.alerts)
         if stats.errors:
             _report_damage(stats.errors)
             raise typer.Exit(2)
@@ -164,12 +212,17 @@ def register(app: typer.Typer) -> None:
         db: Optional[str] = DB_OPTION,
         json_out: bool = JSON_OPTION,
         events: Optional[Path] = typer.Option(None, "--events", help="Write every event as one JSON line to FILE."),
+        rules: list[Path] = RULES_OPTION,
+        no_builtin: bool = NO_BUILTIN_OPTION,
     ) -> None:
         """Capture live traffic and run the same pipeline as `analyze` (Ctrl-C stops and stores what was seen)."""
         from ..capture.pipeline import watch as watch_iface
         from ..decode.registry import default_registry
         from ..store import RunWriter, open_store
 
+        from ..evaluate import Evaluation, print_alerts
+
+        evaluation = Evaluation(rules, builtin=not no_builtin)
         engine = open_store(db)
         started = time.perf_counter()
         with ExitStack() as stack:
@@ -178,15 +231,18 @@ def register(app: typer.Typer) -> None:
                 stack.callback(events_file.close)
             writer = stack.enter_context(RunWriter(engine, "watch", [f"iface:{iface}"]))
             run = watch_iface(iface, duration=duration, bpf=bpf, registry=default_registry())
+            kinds: Counter = Counter()
             try:
-                kinds = _consume(run, writer, events_file)
-            except KeyboardInterrupt:
-                kinds = Counter()
+                kinds = _consume(run, writer, events_file, evaluation)
+            except KeyboardInterrupt:  # what was captured until then is still evaluated and stored
                 writer.mark("incomplete", "interrupted by the user")
             stats = run.stats
-            writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "kernel_drops": stats.kernel_drops}
-        summary = _summary(stats, kinds, writer.run_id)
+            outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
+            writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "kernel_drops": stats.kernel_drops,
+                             "alerts": len(outcome.alerts)}
+        summary = _summary(stats, kinds, writer.run_id, outcome)
         if json_out:
             emit_json(summary)
         else:
             _print_summary(summary, time.perf_counter() - started)
+            print_alerts(outcome.alerts)

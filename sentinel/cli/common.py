@@ -12,6 +12,8 @@ from ..errors import SentinelError
 
 DB_OPTION = typer.Option(None, "--db", envvar="SENTINEL_DB", help="Store URL (SQLAlchemy); default sqlite:///sentinel.db.")
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables.")
+RULES_OPTION = typer.Option([], "--rules", help="Extra rule directory or file (Sigma .yml, YARA .yar); repeatable.")
+NO_BUILTIN_OPTION = typer.Option(False, "--no-builtin", help="Use only the --rules given, not the built-in packs.")
 
 
 def emit_json(obj: Any) -> None:

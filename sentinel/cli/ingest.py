@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..events.base import Event
 from ..logs.parse import FORMATS
 from ..logs.reader import Stats, read_file
-from .common import DB_OPTION, JSON_OPTION, emit_json
+from .common import DB_OPTION, JSON_OPTION, NO_BUILTIN_OPTION, RULES_OPTION, emit_json
 
 #: unparsed line numbers shown per file in human output (--json lists them all)
 SHOW_UNPARSED = 10
@@ -71,6 +71,8 @@ def register(app: typer.Typer) -> None:
         events_file: Path = typer.Option(None, "--events", help="Also write every event as JSON lines to FILE."),
         follow_: bool = typer.Option(False, "--follow", help="Keep reading as the files grow (survives rotation and restarts)."),
         follow_for: float = typer.Option(None, "--follow-for", help="With --follow: stop after SECONDS (tests, cron)."),
+        rules: list[Path] = RULES_OPTION,
+        no_builtin: bool = NO_BUILTIN_OPTION,
     ) -> None:
         """Parse logs into events, store them (command `ingest`) and print a summary."""
         if fmt not in FORMATS:
@@ -78,8 +80,10 @@ def register(app: typer.Typer) -> None:
         if follow_for is not None and follow_for < 0:
             raise InputError("--follow-for", "must be >= 0 seconds")
         paths = _check_inputs(logs)
+        from ..evaluate import Evaluation, alert_json, print_alerts
         from ..store import RunWriter, open_store  # why lazy: sqlmodel costs ~0.6 s of start-up for every command
 
+        evaluation = Evaluation(rules, builtin=not no_builtin)
         engine = open_store(db)
         stats = Stats()
         out: IO[str] | None = None
@@ -94,27 +98,30 @@ def register(app: typer.Typer) -> None:
                 from ..logs.follow import OffsetRunWriter, follow as run_follow
 
                 with OffsetRunWriter(engine, "ingest", paths) as w:
-                    run_follow(paths, fmt, stats, w, _sink(w, out), seconds=follow_for, on_ready=lambda: print(
-                        f"following {len(paths)} file(s); SIGINT or SIGTERM stops", file=sys.stderr, flush=True))
-                    w.counts = _counts(stats)
+                    run_follow(paths, fmt, stats, w, _sink(w, out, evaluation), seconds=follow_for,
+                               on_ready=lambda: print(f"following {len(paths)} file(s); SIGINT or SIGTERM stops",
+                                                      file=sys.stderr, flush=True))
+                    outcome = _evaluate(evaluation, engine, w, out)
+                    w.counts = {**_counts(stats), "alerts": len(outcome.alerts)}
             else:
                 with RunWriter(engine, "ingest", paths) as w:
-                    sink = _sink(w, out)
+                    sink = _sink(w, out, evaluation)
                     for p in paths:
                         try:
                             read_file(p, fmt, stats, sink)
                         except InputError as exc:  # damaged file: keep what was read, go on with the others
                             stats.errors.append(exc.oneline())
                             w.mark("incomplete", exc.oneline()[:500])
-                    w.counts = _counts(stats)
+                    outcome = _evaluate(evaluation, engine, w, out)
+                    w.counts = {**_counts(stats), "alerts": len(outcome.alerts)}
         finally:
             if out is not None:
                 out.close()
-        # Alerts: the rules engine (sentinel/rules) will evaluate the stored run here and add `alerts` to the summary.
         if json_out:
-            emit_json(stats.to_dict())
+            emit_json({**stats.to_dict(), "alerts": [alert_json(a) for a in outcome.alerts], "assets": outcome.assets})
         else:
             _print_summary(stats)
+            print_alerts(outcome.alerts)
         for e in stats.errors:
             print(f"error: {e}", file=sys.stderr)
         if stats.errors:
@@ -126,12 +133,26 @@ def _counts(stats: Stats) -> dict:
             "by_kind": dict(stats.events)}
 
 
-def _sink(w: RunWriter, out: IO[str] | None):
-    if out is None:
-        return w.add
-
-    def both(ev: Event) -> None:
+def _sink(w, out: IO[str] | None, evaluation):
+    def sink(ev: Event) -> None:
         w.add(ev)
-        out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
+        evaluation.add([ev])
+        if out is not None:
+            out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
 
-    return both
+    return sink
+
+
+def _evaluate(evaluation, engine, w, out: IO[str] | None):
+    """Assets, heartbeats and detection over the run's events (sentinel/evaluate.py); alerts after their evidence."""
+    outcome = evaluation.finish(engine, w.run_id)
+    for ev in outcome.extra_events:
+        w.add(ev)
+        if out is not None:
+            out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
+    w.flush()
+    if outcome.alerts:
+        from ..detect import store_alerts
+
+        store_alerts(engine, w.run_id, outcome.alerts)
+    return outcome

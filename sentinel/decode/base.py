@@ -27,7 +27,7 @@ FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 class Flow:
     """Identity of one flow as decoders see it. `orig` is the side that spoke first (sent the SYN for TCP)."""
 
-    uid: str
+    uid: str | None
     proto: str  # "tcp" | "udp"
     orig_ip: str
     orig_port: int
@@ -62,6 +62,11 @@ class Payload:
 class _Decoder(ABC):
     #: service name put on the flow and on its conn event (dns, http, tls, mqtt, modbus, coap...)
     service: ClassVar[str] = ""
+    #: Set (on the instance) once the decoder wants no more input for this flow: nothing more to learn
+    #: (TLS after the ServerHello), or it gave up (not its protocol, framing lost). The pipeline then stops
+    #: feeding the flow (it is still counted in its conn event) and `close` is still called at the end.
+    #: why: most packets of long flows (encrypted data, bulk transfers) otherwise cost Python time for nothing.
+    done: bool = False
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import socket
 import struct
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ _MAX_PENDING = 4096  # unanswered queries remembered per flow
 _U16 = struct.Struct("!H")
 _HDR = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
+_QTC = struct.Struct("!HH")
+_ZERO10 = bytes(10)
+#: question name wire bytes -> (lower-case name, length); names repeat (query and response, popular domains)
+_QCACHE: dict[bytes, tuple[str, int]] = {}
+_ECACHE: dict[str, float] = {}
+_CACHE_MAX = 50_000
 
 
 class _Malformed(Exception):
@@ -121,9 +128,11 @@ def _rdata_text(msg: bytes, rtype: int, start: int, rdlen: int) -> str:
     rd = msg[start:start + rdlen]
     try:
         if rtype == 1 and rdlen == 4:
-            return ".".join(map(str, rd))
+            return socket.inet_ntoa(rd)
         if rtype == 28 and rdlen == 16:
-            return str(ipaddress.IPv6Address(rd))
+            # inet_ntop is several times faster and writes the same text, except for the IPv4-mapped/-compatible
+            # forms (first 80 bits zero), which ipaddress renders in hex: keep its spelling there
+            return socket.inet_ntop(socket.AF_INET6, rd) if rd[:10] != _ZERO10 else str(ipaddress.IPv6Address(rd))
         if rtype in (2, 5, 12, 39):  # NS CNAME PTR DNAME
             return read_name(msg, start)[0]
         if rtype == 15:  # MX
@@ -170,12 +179,15 @@ def parse_message(msg: bytes) -> DnsMessage | None:
     pos = 12
     try:
         for i in range(min(qd, 16)):
-            name, pos = read_name(msg, pos)
-            qtype, qclass = struct.unpack_from("!HH", msg, pos)
+            if i == 0:
+                name, pos = _question_name(msg)
+            else:
+                pos = read_name(msg, pos)[1]
+            qtype, qclass = _QTC.unpack_from(msg, pos)
             pos += 4
             if i == 0:
                 # mDNS uses the top bit of the class as the "unicast response" flag.
-                m.query, m.qtype, m.qclass = name.lower(), qtype, qclass & 0x7FFF
+                m.query, m.qtype, m.qclass = name, qtype, qclass & 0x7FFF
     except (_Malformed, struct.error):
         return None
     if not m.response:
@@ -195,7 +207,45 @@ def parse_message(msg: bytes) -> DnsMessage | None:
     return m
 
 
+def _question_name(msg: bytes) -> tuple[str, int]:
+    """The first question's name at offset 12, lower-cased, and the offset after it (cached by wire bytes).
+
+    Only names without compression pointers are cached: then the name is a pure function of the bytes up to its
+    terminating zero, which are the cache key (the first zero byte after offset 12 ends such a name unless a label
+    holds a zero byte, and that case is detected: it is decoded without the cache).
+    """
+    z = msg.find(0, 12)
+    if z >= 0:
+        hit = _QCACHE.get(msg[12:z + 1])
+        if hit is not None:
+            return hit[0], 12 + hit[1]
+    name, end = read_name(msg, 12)
+    name = name.lower()
+    if end == z + 1 and z >= 0 and msg[12] < 0xC0:
+        plain, p = True, 12
+        while p < z:  # confirm that the walk consumed plain labels only, ending at z
+            ln = msg[p]
+            if ln & 0xC0:
+                plain = False
+                break
+            p += 1 + ln
+        if plain and p == z:
+            if len(_QCACHE) >= _CACHE_MAX:
+                _QCACHE.clear()
+            _QCACHE[msg[12:z + 1]] = (name, z + 1 - 12)
+    return name, end
+
+
 def qname_entropy(name: str) -> float:
+    e = _ECACHE.get(name)
+    if e is None:
+        if len(_ECACHE) >= _CACHE_MAX:
+            _ECACHE.clear()
+        e = _ECACHE[name] = _qname_entropy(name)
+    return e
+
+
+def _qname_entropy(name: str) -> float:
     """Shannon entropy (bits/char) of the labels left of the registered domain, approximated as all labels but
     the last two (good enough for tunnelling rules; a public-suffix list would be more exact)."""
     labels = name.split(".")
@@ -216,6 +266,7 @@ class _Transactions:
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
+        self._ep = flow.client_endpoints()  # the same for every event of the flow: build it once
         self.pending: dict[int, deque[tuple[float, DnsMessage]]] = {}
         self.count = 0
         self.orphans = 0
@@ -265,7 +316,7 @@ class _Transactions:
     def _event(self, ts: float, q: DnsMessage, r: DnsMessage | None, r_ts: float | None) -> Dns:
         name = q.query or (r.query if r else "")
         return Dns(
-            ts=ts, **self.flow.client_endpoints(),
+            ts=ts, **self._ep,
             trans_id=q.trans_id, query=name, qtype=qtype_name(q.qtype) if (q.qtype or q.query) else "",
             qclass=q.qclass,
             rcode=(RCODES.get(r.rcode) or f"RCODE{r.rcode}") if r else None,

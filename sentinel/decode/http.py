@@ -166,7 +166,14 @@ class HttpDecoder(StreamDecoder):
         except (ValueError, IndexError, UnicodeError):  # defensive: garbage never escapes as an exception
             side.state = _DEAD
             side.buf.clear()
+        if side.state == _DEAD:
+            self._check_done()
         return events
+
+    def _check_done(self) -> None:
+        # nothing more to read: upgraded to another protocol, or both directions lost (close() still reports)
+        if self._upgraded or (self._sides[0].state == _DEAD and self._sides[1].state == _DEAD):
+            self.done = True
 
     def gap(self, from_orig: bool, ts: float, size: int) -> list[Event]:
         side = self._sides[1 if from_orig else 0]
@@ -188,6 +195,7 @@ class HttpDecoder(StreamDecoder):
             self._finish(side, ts, events)
         side.state = _DEAD
         side.buf.clear()
+        self._check_done()
         return events
 
     def close(self, ts: float) -> list[Event]:

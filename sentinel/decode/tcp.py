@@ -55,6 +55,14 @@ class TcpStream:
         if self._closed:
             return []
         d = self._dirs[1 if from_orig else 0]
+        if not flags & 0x07 and d.started and not d.pending and not d.closed and d.fin_off is None:
+            # why: the common case (in-order data or a pure ACK on an established direction) takes this path
+            # with no buffering, no copies and no helper calls; anything else goes the general way below.
+            if not payload:
+                return []
+            if ((seq - d.isn) & 0xFFFFFFFF) == (d.next_off & 0xFFFFFFFF):
+                d.next_off += len(payload)
+                return self.decoder.data(from_orig, ts, payload if type(payload) is bytes else bytes(payload))
         seq &= 0xFFFFFFFF
         events: list[Event] = []
         if flags & SYN:
@@ -94,7 +102,7 @@ class TcpStream:
         events: list[Event] = []
         for from_orig in (True, False):
             d = self._dirs[1 if from_orig else 0]
-            while d.pending:
+            while d.pending and not self.decoder.done:
                 events += self._skip_to_first_pending(d, from_orig, ts)
         self._closed = True
         events += self.decoder.close(ts)

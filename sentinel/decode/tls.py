@@ -149,13 +149,20 @@ class TlsDecoder(StreamDecoder):
         if side.done:
             side.records = bytearray()
             side.hs = bytearray()
+            self._check_done()
         return events
+
+    def _check_done(self) -> None:
+        # nothing more to learn once the event is out or both directions stopped parsing
+        if self._emitted or (self._sides[0].done and self._sides[1].done):
+            self.done = True
 
     def gap(self, from_orig: bool, ts: float, size: int) -> list[Event]:
         side = self._sides[1 if from_orig else 0]
         side.done = True  # record framing is lost
         side.records = bytearray()
         side.hs = bytearray()
+        self._check_done()
         return []
 
     def close(self, ts: float) -> list[Event]:

@@ -65,3 +65,14 @@ class YaraMatch(Event):
     offset: int | None = doc("Offset of the first matching string.")
     origin: str = doc("Where the data came from: a path, or `pcap:FILE:flow UID:http-response` and the like.", "")
     size: int = doc("Size of the scanned data in bytes.", 0)
+
+
+@event_kind("file", "application", "A file carried over the network, reassembled by Wireshark's dissectors (like Zeek's files.log).")
+@dataclass(slots=True, kw_only=True)
+class FileTransfer(Event):
+    protocol: str = doc("Protocol that carried it: smb, smb2, tftp.", "")
+    filename: str = doc("File name as the protocol named it.", "")
+    direction: str | None = doc("`upload` (client to server) or `download`, when the protocol says.")
+    size: int = doc("Bytes extracted.", 0)
+    sha256: str | None = doc("SHA-256 of the extracted content.")
+    source: str = doc("Capture file it was extracted from.", "")

@@ -1,0 +1,133 @@
+"""Evaluating one run's events: content scanning, asset discovery, detection — shared by every front end.
+
+A sensor run (capture analysis, log ingest, later the daemon) produces events in batches. `Evaluation` takes them
+as they come and, at the end of the run, turns them into what users act on:
+
+* payloads from traffic (HTTP bodies, MQTT messages, files) are scanned with YARA as they arrive -> `yara_match`;
+* every event feeds passive asset discovery; devices are upserted and silent devices yield `heartbeat_lost`;
+* all events, in timestamp order, go through the Sigma rules engine -> aggregated alerts, stored with links to
+  their evidence events.
+
+Why order at the end: capture workers deliver flows when they close, so batches are not in time order, and
+correlations (scan, flood, brute force windows) need it. Events of one run are kept in memory for that sort;
+a run is bounded by its input (the daemon evaluates in periods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .decode.base import Payload
+from .events.base import Event
+
+
+def yara_sources(rule_dirs: list[Path], builtin: bool) -> list[Path]:
+    """YARA rule files: the built-in `rules/yara/` (unless --no-builtin) plus any user directory holding .yar files."""
+    from .content.rules import default_rules_dir
+
+    out = [default_rules_dir()] if builtin else []
+    for d in rule_dirs:
+        if d.is_file() and d.suffix.lower() in (".yar", ".yara"):
+            out.append(d)
+        elif d.is_dir() and any(p.suffix.lower() in (".yar", ".yara") for p in d.rglob("*")):
+            out.append(d)
+    return out
+
+
+@dataclass
+class Outcome:
+    alerts: list[Any] = field(default_factory=list)  # sentinel.detect.Alert
+    extra_events: list[Event] = field(default_factory=list)  # heartbeat_lost, yara_match from deep dissection
+    assets: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+class Evaluation:
+    """Collects a run's events; `finish` produces alerts and asset updates. See the module docstring."""
+
+    def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True) -> None:
+        from .content.rules import load_rules
+        from .detect import RuleSet
+
+        dirs = [Path(d) for d in rule_dirs]
+        self.ruleset = RuleSet.load([d for d in dirs if not _only_yara(d)], builtin=builtin)
+        sources = yara_sources(dirs, builtin)
+        self.yara = load_rules(sources).rules if sources else None
+        self.assets = assets
+        self.events: list[Event] = []
+
+    def add(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+    def scan(self, payloads: list[Payload]) -> list[Event]:
+        """YARA over traffic payloads; the matches are events of the run (the caller stores them)."""
+        if not payloads or self.yara is None:
+            return []
+        from .content.scan import scan_payloads
+
+        found = scan_payloads(self.yara, payloads)
+        self.events.extend(found)
+        return found
+
+    def finish(self, db, run_id: int | None) -> Outcome:
+        """Asset discovery, then detection over every event in time order. The caller stores `extra_events`
+        (heartbeat_lost) with the run, then the alerts (so they link to stored evidence)."""
+        from .detect import Engine
+
+        out = Outcome(rules={"rules": len(self.ruleset.rules), "correlations": len(self.ruleset.correlations)})
+        if self.assets:
+            from .assets.registry import observe_run
+
+            seen = observe_run(db, self.events, run_id)
+            out.extra_events.extend(seen.heartbeat_lost)
+            out.assets = seen.counts
+            self.events.extend(seen.heartbeat_lost)
+        engine = Engine(self.ruleset)
+        self.events.sort(key=_ts)
+        process = engine.process
+        for ev in self.events:
+            process(ev.to_dict())
+        out.alerts = sorted(engine.finish(), key=lambda a: (a.first_seen, a.rule))
+        return out
+
+
+def _ts(ev: Event) -> float:
+    return ev.ts
+
+
+def _only_yara(d: Path) -> bool:
+    if d.is_file():
+        return d.suffix.lower() in (".yar", ".yara")
+    return d.is_dir() and not any(p.suffix.lower() in (".yml", ".yaml") for p in d.rglob("*"))
+
+
+ALERT_FIELDS = ("rule", "title", "level", "layer", "attack", "controls", "src", "dst", "count", "first_seen",
+                "last_seen", "type", "group", "evidence")
+
+
+def alert_json(alert: Any) -> dict[str, Any]:
+    """The JSON form of an alert in `--json` outputs."""
+    d = alert.to_dict()
+    return {k: d[k] for k in ALERT_FIELDS}
+
+
+def print_alerts(alerts: list[Any], limit: int = 50) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    if not alerts:
+        con.print("no alerts")
+        return
+    t = Table(title=f"Alerts ({len(alerts)})")
+    for col in ("level", "layer", "rule", "src -> dst", "count", "ATT&CK", "MLPS"):
+        t.add_column(col)
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
+    for a in sorted(alerts, key=lambda a: (order.get(a.level, 5), a.first_seen))[:limit]:
+        t.add_row(a.level, a.layer, a.title, f"{a.src or '-'} -> {a.dst or '-'}", str(a.count),
+                  ", ".join(a.attack), ", ".join(a.controls))
+    con.print(t)
+    if len(alerts) > limit:
+        con.print(f"... and {len(alerts) - limit} more (use --json for all)")
