@@ -225,7 +225,13 @@ class FlowTable:
     def sweep(self, now: float, out: _Out) -> None:
         """Expire flows idle for longer than their timeout (closed TCP flows after a short close delay)."""
         self.last_sweep = now
-        dead = [st for st in self.table.values() if now - st.last_ts > self._timeout(st)]
+        # the scan runs over every live flow once per batch: inline the timeout choice (see _timeout)
+        to = self.to
+        closed_to = to["tcp_closed"]
+        by_proto = {TCP: to["tcp"], UDP: to["udp"]}
+        icmp_to = to["icmp"]
+        dead = [st for st in self.table.values()
+                if now - st.last_ts > (closed_to if st.closed else by_proto.get(st.proto, icmp_to))]
         for st in dead:
             del self.table[st.h]
             self._finish(st, out, st.last_ts, timed_out=not st.closed)

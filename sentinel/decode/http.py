@@ -65,6 +65,9 @@ class _Message:
     complete_body: bool = True
 
 
+_WS = " \t\n\r\x0b\x0c"  # what bytes.strip() removes (str.strip() would also remove latin-1 NBSP etc.)
+
+
 def _parse_head(block: bytes, ts: float) -> _Message | None:
     """Parse a start line and header fields; None when it is not HTTP."""
     lines = block.split(b"\n")
@@ -85,12 +88,16 @@ def _parse_head(block: bytes, ts: float) -> _Message | None:
         m = _Message(ts, False, method=parts[0].decode("latin-1"), uri=parts[1].decode("latin-1"),
                      version=parts[2][5:].decode("latin-1"))
     headers = m.headers
-    for line in lines[1:_MAX_HEADERS + 1]:
-        name, sep, value = line.partition(b":")
+    # the header block is decoded once (latin-1 maps byte n to code point n, so this is the same text as decoding
+    # each piece); names are lower-cased as ASCII, as bytes.lower() does
+    text = b"\n".join(lines[1:_MAX_HEADERS + 1]).decode("latin-1") if len(lines) > 1 else ""
+    for line in text.split("\n") if text else ():
+        name, sep, value = line.partition(":")
         if not sep:
             continue
-        key = name.strip().lower().decode("latin-1")
-        val = value.strip().decode("latin-1")
+        key = name.strip(_WS)
+        key = key.lower() if key.isascii() else key.encode("latin-1").lower().decode("latin-1")
+        val = value.strip(_WS)
         if key in headers:  # repeated field: combine as RFC 9110 allows for list-valued fields
             headers[key] += ", " + val
         else:
@@ -158,6 +165,17 @@ class HttpDecoder(StreamDecoder):
     def data(self, from_orig: bool, ts: float, data: bytes) -> list[Event]:
         side = self._sides[1 if from_orig else 0]
         if side.state == _DEAD or self._upgraded:
+            return []
+        if side.state == _LENGTH and not side.buf and len(data) < side.remaining:
+            # why: the middle segments of a body are most HTTP data; count (and keep up to the cap) straight from
+            # the segment instead of copying it through the side buffer
+            msg = side.msg
+            if msg is not None:
+                room = MAX_BODY - len(msg.body)
+                if room > 0:
+                    msg.body += data[:room] if len(data) > room else data
+                msg.body_len += len(data)
+            side.remaining -= len(data)
             return []
         side.buf += data
         events: list[Event] = []
