@@ -36,5 +36,8 @@ fi
 # The main job: analyse the bundled sample data into a private SQLite store.
 mkdir -p out
 export SENTINEL_DB="sqlite:///$PWD/out/sentinel.db"
+# perception + transport: the city capture (MQTT sensors, Modbus PLCs, CoAP nodes, portal traffic, a scan, a tunnel)
 .venv/bin/sentinel analyze samples/city.pcap --events out/city-events.jsonl
-echo "store: out/sentinel.db   events: out/city-events.jsonl"
+# application: the portal's access log and the gateway's auth log
+.venv/bin/sentinel ingest samples/portal-access.log samples/auth.log --events out/log-events.jsonl
+echo "store: out/sentinel.db   events: out/city-events.jsonl out/log-events.jsonl"

@@ -15,6 +15,7 @@ a run is bounded by its input (the daemon evaluates in periods).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -117,7 +118,7 @@ def print_alerts(alerts: list[Any], limit: int = 50) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=None if sys.stdout.isatty() else 160)  # piped output: wide rows, not 80-column wraps
     if not alerts:
         con.print("no alerts")
         return

@@ -39,8 +39,16 @@ def _builder(cls: type) -> Callable[[list], list]:
     if b is None:
         names = _names(cls)
         args = ", ".join(f"_{i}" for i in range(len(names)))
-        kw = ", ".join(f"{n}=_{i}" for i, n in enumerate(names))
-        src = f"def build(rows):\n    return [cls({kw}) for ({args},) in rows]\n"
+        if hasattr(cls, "__post_init__") or getattr(cls, "__setattr__", object.__setattr__) is not object.__setattr__:
+            # the constructor does more than store the values: go through it
+            kw = ", ".join(f"{n}=_{i}" for i, n in enumerate(names))
+            src = f"def build(rows):\n    return [cls({kw}) for ({args},) in rows]\n"
+        else:
+            # every value comes from an object the constructor already built in the worker: store them directly
+            # (slot stores are ~3x cheaper than a keyword call of a 20-field __init__)
+            sets = "".join(f"        o.{n} = _{i}\n" for i, n in enumerate(names))
+            src = (f"def build(rows):\n    out = []\n    new = object.__new__\n    add = out.append\n"
+                   f"    for ({args},) in rows:\n        o = new(cls)\n{sets}        add(o)\n    return out\n")
         ns: dict[str, Any] = {"cls": cls}
         exec(src, ns)  # names come from dataclass fields (identifiers), never from data
         b = ns["build"]

@@ -84,6 +84,9 @@ class Requirement:
     evidence: Evidence
     importance: str = "general"  # general (一般) | important (重要) | key (关键): 1x/2x/3x weight in the 2021 method
     source: str = ""  # "file:line" of its definition, for error messages
+    # the equivalent level-3 item ("8.1.4.1 a") for items of other levels; detection-rule tags and high-risk
+    # cases are written against level-3 numbering. Empty for level-3 items and for items with no L3 equivalent.
+    l3_key: str = ""
 
     @property
     def key(self) -> str:

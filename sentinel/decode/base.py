@@ -38,11 +38,11 @@ class Flow:
 
     def endpoints(self, from_orig: bool = True) -> dict:
         """Event keyword arguments for a message sent by orig (from_orig) or by resp."""
-        if from_orig:
-            return dict(src_ip=self.orig_ip, src_port=self.orig_port, dst_ip=self.resp_ip, dst_port=self.resp_port,
-                        proto=self.proto, uid=self.uid, sensor=self.sensor)
-        return dict(src_ip=self.resp_ip, src_port=self.resp_port, dst_ip=self.orig_ip, dst_port=self.orig_port,
-                    proto=self.proto, uid=self.uid, sensor=self.sensor)
+        if from_orig:  # (dict displays: about twice as fast as dict(...) calls, and this runs once per event)
+            return {"src_ip": self.orig_ip, "src_port": self.orig_port, "dst_ip": self.resp_ip,
+                    "dst_port": self.resp_port, "proto": self.proto, "uid": self.uid, "sensor": self.sensor}
+        return {"src_ip": self.resp_ip, "src_port": self.resp_port, "dst_ip": self.orig_ip,
+                "dst_port": self.orig_port, "proto": self.proto, "uid": self.uid, "sensor": self.sensor}
 
     def client_endpoints(self) -> dict:
         """Endpoints with the client (orig) as src, for transaction events (request + response)."""
