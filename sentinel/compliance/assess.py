@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..errors import InputError, SentinelError
+from ..errors import InputError, SentinelError, StoreError
 from . import risk as riskmod
 from .config import AssessConfig, RiskConfig, Scoring2021Config, Scoring2025Config
 from .model import Catalogue, HighRiskCase, Requirement, Result
@@ -374,13 +374,17 @@ def load_mitigations(engine: Engine, system: str) -> list[Mitigation]:
     return [Mitigation(r["unit"], r["text"], bool(r["lowers"]), r["object"]) for r in rows]
 
 
-def _ledger_append(engine: Engine, kind: str, payload: dict[str, Any]) -> bool:
-    """Append to the tamper-evident ledger when sentinel.integrity.ledger exists (another module's job)."""
+def _ledger_append(engine: Engine, kind: str, payload: dict[str, Any], ref: str | None = None) -> bool:
+    """Append to the tamper-evident ledger (sentinel.integrity.ledger); False when the ledger is not available
+    (module or its tables missing) — the finding itself is stored in mlps_finding either way."""
     try:
-        from ..integrity.ledger import append  # type: ignore[import-not-found]
+        from ..integrity.ledger import append
     except ImportError:
-        return False  # LEDGER CALL SITE: the ledger module is not there yet; findings are still in mlps_finding
-    append(engine, kind, payload)
+        return False
+    try:
+        append(engine, kind, payload, ref)
+    except StoreError:
+        return False  # why: a store without the ledger's tables (older schema) must still take findings
     return True
 
 
@@ -397,7 +401,7 @@ def record_finding(engine: Engine, system: System, req: Requirement, result: Res
                 system=system.name, unit=req.unit, object=obj, text=mitigation, lowers=lowers, assessor=assessor,
                 recorded=row["recorded"]))
     payload = {**row, "recorded": row["recorded"].isoformat(), "mitigation": mitigation, "mitigation_lowers": lowers}
-    payload["ledger"] = _ledger_append(engine, "mlps_finding", payload)
+    payload["ledger"] = _ledger_append(engine, "finding", payload, f"mlps_finding:{row['id']}")
     return payload
 
 
@@ -410,7 +414,8 @@ def mark_remediated(engine: Engine, system: str, req: Requirement, obj: str | No
     t = FindingRow.__table__
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.id.in_(ids)).values(remediated=True, remediated_at=_now()))
-    _ledger_append(engine, "mlps_remediation", {"system": system, "unit": req.unit, "finding_ids": ids})
+    _ledger_append(engine, "action", {"action": "remediated", "system": system, "unit": req.unit, "finding_ids": ids},
+                   f"mlps_finding:{','.join(map(str, ids))}")
     return len(ids)
 
 

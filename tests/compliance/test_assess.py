@@ -83,7 +83,7 @@ def test_a_low_level_alert_gives_partial():
     _, items = run(obs=Observations(alerts=[alert(1, ["8.1.3.3"], level="low", dst="10.0.0.1")]))
     assert items["L3-ABS1-07"]["objects"] == {"gw-1": "partial"}
     _, items = run(obs=Observations(alerts=[alert(1, ["8.1.3.3"], level="low", dst="10.0.0.1"),
-                                            alert(2, ["8.1.3.3.a"], level="medium", src="10.0.0.1")]))
+                                            alert(2, ["8.1.3.3.a"], level="medium", src="10.0.0.1", dst="198.51.100.1")]))
     assert items["L3-ABS1-07"]["objects"] == {"gw-1": "nonconform"}
 
 
