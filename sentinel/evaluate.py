@@ -40,57 +40,84 @@ def yara_sources(rule_dirs: list[Path], builtin: bool) -> list[Path]:
 @dataclass
 class Outcome:
     alerts: list[Any] = field(default_factory=list)  # sentinel.detect.Alert
-    extra_events: list[Event] = field(default_factory=list)  # heartbeat_lost, yara_match from deep dissection
+    extra_events: list[Event] = field(default_factory=list)  # heartbeat_lost
     assets: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, int] = field(default_factory=dict)
 
 
 class Evaluation:
-    """Collects a run's events; `finish` produces alerts and asset updates. See the module docstring."""
+    """Collects a run's events and evaluates them; see the module docstring.
 
-    def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True) -> None:
+    Batch mode (default) keeps the run's events and evaluates them in time order at `finish`. Streaming mode
+    (`streaming=True`, for followers and the daemon, whose input arrives in time order and never ends) evaluates each
+    event as it is added and keeps none: memory is bounded by the engine's and the observer's own caps; `drain`
+    returns alerts that are final.
+    """
+
+    def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True,
+                 streaming: bool = False) -> None:
+        from .assets.observe import Observer
         from .content.rules import load_rules
-        from .detect import RuleSet
+        from .detect import Engine, RuleSet
 
         dirs = [Path(d) for d in rule_dirs]
         self.ruleset = RuleSet.load([d for d in dirs if not _only_yara(d)], builtin=builtin)
         sources = yara_sources(dirs, builtin)
         self.yara = load_rules(sources).rules if sources else None
-        self.assets = assets
+        self.observer = Observer() if assets else None
+        self.engine = Engine(self.ruleset)
+        self.streaming = streaming
         self.events: list[Event] = []
+        self.lost_count = 0
 
-    def add(self, events: list[Event]) -> None:
-        self.events.extend(events)
+    def add(self, events: list[Event]) -> list[Event]:
+        """Take events of the run. Streaming: returns heartbeat_lost events they revealed (store them too)."""
+        if not self.streaming:
+            self.events.extend(events)
+            return []
+        lost: list[Event] = []
+        for ev in events:
+            if self.observer is not None:
+                lost += self.observer.observe(ev)
+            self.engine.process(ev.to_dict())
+        for ev in lost:
+            self.engine.process(ev.to_dict())
+        self.lost_count += len(lost)
+        return lost
 
     def scan(self, payloads: list[Payload]) -> list[Event]:
-        """YARA over traffic payloads; the matches are events of the run (the caller stores them)."""
+        """YARA over traffic payloads; the matches are events of the run (the caller adds and stores them)."""
         if not payloads or self.yara is None:
             return []
         from .content.scan import scan_payloads
 
-        found = scan_payloads(self.yara, payloads)
-        self.events.extend(found)
-        return found
+        return scan_payloads(self.yara, payloads)
+
+    def drain(self) -> list[Any]:
+        """Streaming: alerts that are final (quiet for longer than the aggregation window)."""
+        return self.engine.drain_closed()
 
     def finish(self, db, run_id: int | None) -> Outcome:
-        """Asset discovery, then detection over every event in time order. The caller stores `extra_events`
-        (heartbeat_lost) with the run, then the alerts (so they link to stored evidence)."""
-        from .detect import Engine
-
+        """Asset discovery and detection over the run. The caller stores `extra_events` (heartbeat_lost) with the
+        run, then the alerts (so they link to stored evidence)."""
         out = Outcome(rules={"rules": len(self.ruleset.rules), "correlations": len(self.ruleset.correlations)})
-        if self.assets:
-            from .assets.registry import observe_run
+        if not self.streaming:
+            self.events.sort(key=_ts)  # capture workers deliver flows when they close, not in time order
+            lost = self.observer.observe_all(self.events) if self.observer is not None else []
+            process = self.engine.process
+            for ev in self.events:
+                process(ev.to_dict())
+            for ev in lost:
+                process(ev.to_dict())
+            out.extra_events = lost
+            self.lost_count = len(lost)
+        if self.observer is not None:
+            from .assets.registry import upsert_devices
 
-            seen = observe_run(db, self.events, run_id)
-            out.extra_events.extend(seen.heartbeat_lost)
-            out.assets = seen.counts
-            self.events.extend(seen.heartbeat_lost)
-        engine = Engine(self.ruleset)
-        self.events.sort(key=_ts)
-        process = engine.process
-        for ev in self.events:
-            process(ev.to_dict())
-        out.alerts = sorted(engine.finish(), key=lambda a: (a.first_seen, a.rule))
+            devices = self.observer.devices()
+            out.assets = upsert_devices(db, devices, run_id)
+            out.assets.update(devices=len(devices), heartbeat_lost=self.lost_count, dropped=self.observer.dropped)
+        out.alerts = sorted(self.engine.finish(), key=lambda a: (a.first_seen, a.rule))
         return out
 
 

@@ -146,7 +146,7 @@ class Analyzer:
         if ip.any():
             self._talk_keys.append(np.stack([f.src_hi[ip], f.src_lo[ip]], axis=1))
             self._talk_vals.append(f.ip_len[ip])
-            if sum(len(v) for v in self._talk_vals) > 2_000_000:
+            if sum(len(v) for v in self._talk_vals) > 200_000:  # fold often: bounded memory, the sort is cheap
                 self._fold_talkers()
 
     def _fold_talkers(self) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CaptureError
 from .formats import FormatError, Records, make_walker
 
-DEFAULT_CHUNK = 16 << 20
+DEFAULT_CHUNK = 8 << 20
 
 
 @dataclass(slots=True)

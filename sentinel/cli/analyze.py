@@ -48,15 +48,38 @@ def _progress(total_label: str):
     return prog, cb
 
 
-def _consume(run, writer, events_file: _EventsFile | None, evaluation) -> Counter:
+DRAIN_EVERY = 5.0  # seconds between publishing final alerts in streaming mode (watch)
+
+
+def _consume(run, writer, events_file: _EventsFile | None, evaluation, db=None, live: bool = False) -> tuple:
+    """Store every batch; in streaming mode also publish alerts as they become final. -> (kinds, alerts)"""
     kinds: Counter = Counter()
+    published: list = []
+    last = time.monotonic()
     for events, payloads in run:
         events = events + evaluation.scan(payloads)
-        if not events:
-            continue
-        evaluation.add(events)
-        _store(events, writer, events_file, kinds)
-    return kinds
+        if events:
+            events = events + evaluation.add(events)  # streaming: heartbeat_lost revealed on the way
+            _store(events, writer, events_file, kinds)
+        if evaluation.streaming and time.monotonic() - last > DRAIN_EVERY:
+            last = time.monotonic()
+            published += _publish(db, writer, evaluation.drain(), live)
+    return kinds, published
+
+
+def _publish(db, writer, alerts: list, live: bool) -> list:
+    """Store final alerts now (after their evidence) and, for an operator watching, print one line each."""
+    if not alerts:
+        return []
+    from ..detect import store_alerts
+
+    writer.flush()
+    store_alerts(db, writer.run_id, alerts)
+    if live:
+        for a in alerts:
+            typer.echo(f"alert: {a.level} {a.title} {a.src or '-'} -> {a.dst or '-'} x{a.count} "
+                       f"[{', '.join(a.attack)}] [{', '.join(a.controls)}]", err=True)
+    return alerts
 
 
 def _store(events: list[Event], writer, events_file: _EventsFile | None, kinds: Counter) -> None:
@@ -77,19 +100,16 @@ def _deep(captures: list[Path], sensor: str, evaluation, writer, events_file: _E
     if res.skipped:
         typer.echo(f"warning: {res.skipped}", err=True)
     events = res.events + evaluation.scan(res.payloads)
-    evaluation.add(res.events)
+    evaluation.add(events)
     _store(events, writer, events_file, kinds)
 
 
-def _evaluate(evaluation, engine, writer, events_file: _EventsFile | None, kinds: Counter):
+def _evaluate(evaluation, engine, writer, events_file: _EventsFile | None, kinds: Counter, published=()):
     """Assets, heartbeats and detection at the end of the run (see sentinel/evaluate.py)."""
     outcome = evaluation.finish(engine, writer.run_id)
     _store(outcome.extra_events, writer, events_file, kinds)
-    writer.flush()  # alerts link to stored evidence
-    if outcome.alerts:
-        from ..detect import store_alerts
-
-        store_alerts(engine, writer.run_id, outcome.alerts)
+    _publish(engine, writer, outcome.alerts, live=False)
+    outcome.alerts = [*published, *outcome.alerts]
     return outcome
 
 
@@ -186,7 +206,7 @@ def register(app: typer.Typer) -> None:
             stack.enter_context(progress_cm)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
                                 progress=cb)
-            kinds = _consume(run, writer, events_file, evaluation)
+            kinds, _ = _consume(run, writer, events_file, evaluation)
             stats = run.stats
             if deep:
                 _deep(captures, sensor, evaluation, writer, events_file, kinds)
@@ -222,7 +242,7 @@ def register(app: typer.Typer) -> None:
 
         from ..evaluate import Evaluation, print_alerts
 
-        evaluation = Evaluation(rules, builtin=not no_builtin)
+        evaluation = Evaluation(rules, builtin=not no_builtin, streaming=True)  # bounded memory, however long
         engine = open_store(db)
         started = time.perf_counter()
         with ExitStack() as stack:
@@ -232,12 +252,13 @@ def register(app: typer.Typer) -> None:
             writer = stack.enter_context(RunWriter(engine, "watch", [f"iface:{iface}"]))
             run = watch_iface(iface, duration=duration, bpf=bpf, registry=default_registry())
             kinds: Counter = Counter()
+            published: list = []
             try:
-                kinds = _consume(run, writer, events_file, evaluation)
+                kinds, published = _consume(run, writer, events_file, evaluation, engine, live=not json_out)
             except KeyboardInterrupt:  # what was captured until then is still evaluated and stored
                 writer.mark("incomplete", "interrupted by the user")
             stats = run.stats
-            outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
+            outcome = _evaluate(evaluation, engine, writer, events_file, kinds, published)
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "kernel_drops": stats.kernel_drops,
                              "alerts": len(outcome.alerts)}
         summary = _summary(stats, kinds, writer.run_id, outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -83,7 +84,8 @@ def register(app: typer.Typer) -> None:
         from ..evaluate import Evaluation, alert_json, print_alerts
         from ..store import RunWriter, open_store  # why lazy: sqlmodel costs ~0.6 s of start-up for every command
 
-        evaluation = Evaluation(rules, builtin=not no_builtin)
+        follow = follow_ or follow_for is not None
+        evaluation = Evaluation(rules, builtin=not no_builtin, streaming=follow)  # following: bounded memory
         engine = open_store(db)
         stats = Stats()
         out: IO[str] | None = None
@@ -92,27 +94,27 @@ def register(app: typer.Typer) -> None:
                 out = open(events_file, "w", encoding="utf-8")
             except OSError as exc:
                 raise InputError(str(events_file), f"cannot write: {exc.strerror}") from None
-        follow = follow_ or follow_for is not None
         try:
             if follow:
                 from ..logs.follow import OffsetRunWriter, follow as run_follow
 
                 with OffsetRunWriter(engine, "ingest", paths) as w:
-                    run_follow(paths, fmt, stats, w, _sink(w, out, evaluation), seconds=follow_for,
+                    sink = _Sink(w, out, evaluation, engine)
+                    run_follow(paths, fmt, stats, w, sink, seconds=follow_for,
                                on_ready=lambda: print(f"following {len(paths)} file(s); SIGINT or SIGTERM stops",
                                                       file=sys.stderr, flush=True))
-                    outcome = _evaluate(evaluation, engine, w, out)
+                    outcome = _evaluate(evaluation, engine, w, sink)
                     w.counts = {**_counts(stats), "alerts": len(outcome.alerts)}
             else:
                 with RunWriter(engine, "ingest", paths) as w:
-                    sink = _sink(w, out, evaluation)
+                    sink = _Sink(w, out, evaluation, engine)
                     for p in paths:
                         try:
                             read_file(p, fmt, stats, sink)
                         except InputError as exc:  # damaged file: keep what was read, go on with the others
                             stats.errors.append(exc.oneline())
                             w.mark("incomplete", exc.oneline()[:500])
-                    outcome = _evaluate(evaluation, engine, w, out)
+                    outcome = _evaluate(evaluation, engine, w, sink)
                     w.counts = {**_counts(stats), "alerts": len(outcome.alerts)}
         finally:
             if out is not None:
@@ -133,26 +135,43 @@ def _counts(stats: Stats) -> dict:
             "by_kind": dict(stats.events)}
 
 
-def _sink(w, out: IO[str] | None, evaluation):
-    def sink(ev: Event) -> None:
-        w.add(ev)
-        evaluation.add([ev])
-        if out is not None:
-            out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
+class _Sink:
+    """Where parsed events go: the store, the evaluation, the --events file. When following (streaming), final
+    alerts are stored every few seconds, after their evidence."""
 
-    return sink
+    DRAIN_EVERY = 5.0
+
+    def __init__(self, w, out: IO[str] | None, evaluation, db) -> None:
+        self.w, self.out, self.evaluation, self.db = w, out, evaluation, db
+        self.published: list = []
+        self._last = time.monotonic()
+
+    def __call__(self, ev: Event) -> None:
+        for e in [ev, *self.evaluation.add([ev])]:  # streaming: heartbeat_lost revealed on the way
+            self.w.add(e)
+            if self.out is not None:
+                self.out.write(json.dumps(e.to_dict(), ensure_ascii=False, default=str) + "\n")
+        if self.evaluation.streaming and time.monotonic() - self._last > self.DRAIN_EVERY:
+            self._last = time.monotonic()
+            self.publish(self.evaluation.drain())
+
+    def publish(self, alerts: list) -> None:
+        if not alerts:
+            return
+        from ..detect import store_alerts
+
+        self.w.flush()
+        store_alerts(self.db, self.w.run_id, alerts)
+        self.published += alerts
 
 
-def _evaluate(evaluation, engine, w, out: IO[str] | None):
+def _evaluate(evaluation, engine, w, sink: _Sink):
     """Assets, heartbeats and detection over the run's events (sentinel/evaluate.py); alerts after their evidence."""
     outcome = evaluation.finish(engine, w.run_id)
     for ev in outcome.extra_events:
         w.add(ev)
-        if out is not None:
-            out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
-    w.flush()
-    if outcome.alerts:
-        from ..detect import store_alerts
-
-        store_alerts(engine, w.run_id, outcome.alerts)
+        if sink.out is not None:
+            sink.out.write(json.dumps(ev.to_dict(), ensure_ascii=False, default=str) + "\n")
+    sink.publish(outcome.alerts)
+    outcome.alerts = sink.published
     return outcome

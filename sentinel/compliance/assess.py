@@ -6,7 +6,8 @@ technical layer); management/physical items, or items with no such asset, have t
 Objects that carry their own finding or observation are added.
 
 Precedence per object (first that applies wins): an assessor finding on the object; an assessor finding on the whole
-system; an observation on the object; an observation on the whole system; else `not_assessed`. Absence of alerts is
+system; observations (on the object and on the whole system together: 不符合 if any is, else 部分符合); else
+`not_assessed`. Absence of alerts is
 never conformity: an object nothing speaks about stays `not_assessed`.
 
 Observations (all recorded as evidence with ids, titles, counts, keys):
@@ -14,11 +15,13 @@ Observations (all recorded as evidence with ids, titles, counts, keys):
   不符合 for that asset; 部分符合 when every such alert is at a level in AssessConfig.partial_alert_levels
   (informational/low: a weak sign, not proof). Tags match when equal or when one is a whole clause of the other
   (`8.1.3.3` matches `8.1.3.3.a` either way); the `mlps.` prefix is ignored;
-* events of the item's event_kinds in the period with an asset's IP as src or dst (e.g. `credential`: a cleartext
-  login to or from it) -> 不符合 for that asset;
+* events of the item's event_kinds in the period with an asset's IP as src or dst -> 不符合 for that asset, but only
+  for kinds whose mere presence is a deficiency (AssessConfig.deficiency_event_kinds: `credential` = a cleartext
+  login to or from it, `heartbeat_lost` = a device that fell silent); other kinds the catalogue lists (conn, tls,
+  mqtt...) are context for an assessor, and traffic alone is not a finding;
 * asset facts: `unknown_device` (an observed device outside the inventory in the network of the system's assets)
-  -> 不符合 for the whole system; `silent_device` (an inventory asset not heard for the silence period) -> 不符合
-  for that asset.
+  -> 不符合 for the whole system; `silent_device` (an inventory asset not heard for the silence period) -> 部分符合
+  for that asset (AssessConfig.partial_facts: silence may be an outage or maintenance, a weak sign).
 """
 
 from __future__ import annotations
@@ -184,7 +187,7 @@ def observe_item(req: Requirement, assets: list[dict[str, Any]], obs: Observatio
                                                 "count": a.get("count"), "controls": tags, "ip": ip})
                 weak[obj] = weak.get(obj, True) and a.get("level") in cfg.partial_alert_levels
     for e in obs.events:
-        if e["kind"] in ev.event_kinds and e["ip"] in ips:
+        if e["kind"] in ev.event_kinds and e["kind"] in cfg.deficiency_event_kinds and e["ip"] in ips:
             obj = ips[e["ip"]]
             per.setdefault(obj, []).append({"source": "event", "kind": e["kind"], "role": e["role"], "ip": e["ip"],
                                             "count": e["count"], "first": e.get("first"), "last": e.get("last")})
@@ -198,7 +201,7 @@ def observe_item(req: Requirement, assets: list[dict[str, Any]], obs: Observatio
         for name in obs.silent_assets:
             if name in names:
                 per.setdefault(name, []).append({"source": "asset", "fact": "silent_device", "asset": name})
-                weak[name] = False
+                weak[name] = weak.get(name, True) and "silent_device" in cfg.partial_facts
     return {obj: (R.PARTIAL if weak.get(obj) else R.NONCONFORM, evs) for obj, evs in per.items()}
 
 
@@ -224,16 +227,24 @@ def judge_item(req: Requirement, assets: list[dict[str, Any]], findings: list[Fi
                              "result": f.result.value, "text": f.evidence, "assessor": f.assessor,
                              "remediated": f.remediated, **({"overrides": observed[o][1]} if o in observed else {})})
         elif o in observed or SYSTEM in observed:
-            res, evs = observed.get(o) or observed[SYSTEM]
-            results[o] = res
-            evidence.extend({"object": o or "(system)", **e} for e in evs)
+            # the object's own observations and the system-wide ones both speak about it: the stronger wins
+            found = [observed[k] for k in dict.fromkeys((o, SYSTEM)) if k in observed]
+            results[o] = R.NONCONFORM if any(r is R.NONCONFORM for r, _e in found) else R.PARTIAL
+            evidence.extend({"object": o or "(system)", **e} for _r, evs in found for e in evs)
         else:
             results[o] = R.NOT_ASSESSED
     return ItemResult(req, combine(results.values()), results, evidence)
 
 
 def case_applies(case: HighRiskCase, req: Requirement, level: int) -> bool:
-    return level >= case.min_level and (req.key in case.items or req.unit in case.items)
+    """The case lists the item (by unit, key, or for other levels its level-3 equivalent) and the level is enough."""
+    if level < case.min_level:
+        return False
+    try:
+        from .catalogue import refers_to
+    except ImportError:  # the catalogue module is optional for this logic; match unit or key then
+        return req.key in case.items or req.unit in case.items
+    return refers_to(case, req)
 
 
 def high_risk_hits(item: ItemResult, cases: list[HighRiskCase], level: int, findings: list[Finding],
@@ -453,6 +464,8 @@ def load_observations(engine: Engine, assets: list[dict[str, Any]], event_kinds:
             for col, role in ((e.c.dst_ip, "dst"), (e.c.src_ip, "src")):
                 q = (sa.select(e.c.kind, col, sa.func.count(), sa.func.min(e.c.ts), sa.func.max(e.c.ts))
                      .where(e.c.kind.in_(kinds), col.in_(ips)).group_by(e.c.kind, col))
+                if role == "src":  # an event from a host to itself was already counted as dst
+                    q = q.where(sa.or_(e.c.dst_ip.is_(None), e.c.dst_ip != e.c.src_ip))
                 if start is not None:
                     q = q.where(e.c.ts >= start)
                 if end is not None:
@@ -486,7 +499,7 @@ def run(engine: Engine, catalogue: Catalogue, name: str, *, method: str = "auto"
     system = get_system(engine, name)
     assets = system_assets(engine, name)
     reqs = applicable(catalogue, system)
-    kinds = {k for q in reqs for k in q.evidence.event_kinds}
+    kinds = {k for q in reqs for k in q.evidence.event_kinds} & set(cfg.deficiency_event_kinds)
     obs = load_observations(engine, assets, kinds, start, end, cfg)
     out = evaluate(catalogue, system, assets, current_findings(engine, name), load_mitigations(engine, name), obs,
                    method=method, when=when, period_end=end, cfg=cfg, risk_cfg=risk_cfg)

@@ -26,12 +26,17 @@ LEVELS_DIR = Path(__file__).resolve().parents[2] / "levels"
 #: GB/T 22239 family order inside the general part: 8.1.<n> is FAMILY_ORDER[n-1]
 FAMILY_ORDER = ("PES", "CNS", "ABS", "CES", "SMC", "PSS", "ORS", "HRS", "CMS", "MMS")
 TECHNICAL = frozenset(FAMILY_ORDER[:5])
+
+
+def family_order(level: int) -> tuple[str, ...]:
+    """Families in clause order for the general part: level 1 has no management centre, so 6.1.5 is PSS."""
+    return tuple(f for f in FAMILY_ORDER if f != "SMC") if level == 1 else FAMILY_ORDER
 TAGS = ("S", "A", "G")
 LAYERS = ("perception", "transport", "application", "physical", "management")
 EVIDENCE_KINDS = ("observation", "asset", "assessor")
 IMPORTANCE = ("general", "important", "key")
 #: asset attributes the asset inventory can report (documented in levels/README.md)
-ASSET_FACTS = ("unknown_device", "silent_device", "open_ports")
+ASSET_FACTS = ("unknown_device", "silent_device")
 ZH_MAX, EN_MAX = 60, 90
 
 _CLAUSE = re.compile(r"^([6-9])\.([1-5])\.(\d{1,2})\.(\d{1,2})$")
@@ -223,10 +228,11 @@ def _load_level_file(f: _File, root: yaml.Node, units: dict[str, str]) -> list[d
             raise f.error(cnode, f"{what}: control point defined twice", "clause")
         clauses.add(clause)
         family = _choice(f, cp["family"][0], cp["family"][1], FAMILIES, "family", what)
-        if part == "general" and FAMILY_ORDER[int(m.group(3)) - 1: int(m.group(3))] != (family,):
+        order = family_order(level)
+        n = int(m.group(3))
+        if part == "general" and order[n - 1: n] != (family,):
             raise f.error(cp["family"][1], f"{what}: clause {clause} belongs to family "
-                                           f"{FAMILY_ORDER[int(m.group(3)) - 1] if int(m.group(3)) <= 10 else '?'}",
-                          "family")
+                                           f"{order[n - 1] if 1 <= n <= len(order) else '(none)'}", "family")
         tag = _choice(f, cp["tag"][0], cp["tag"][1], TAGS, "tag", what)
         layer = _choice(f, cp["layer"][0], cp["layer"][1], LAYERS, "layer", what)
         _titles(f, cp, what)
@@ -367,9 +373,12 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     for f, root in case_files:
         cases.extend(_load_cases(f, root, resolve))
 
+    # catalogue order whatever the file names: level, part (general first), family, unit sequence
+    records.sort(key=lambda r: (r["level"], PARTS[r["part"]], FAMILY_ORDER.index(r["family"]), r["unit"]))
     reqs = [Requirement(**{k: v for k, v in r.items() if not k.startswith("_") and k != "importance"},
                         importance=r["importance"] or "general") for r in records]
-    reqs = [r if rec["importance"] else replace(r, importance=derived_importance(r, cases))
+    index = _case_index(cases)
+    reqs = [r if rec["importance"] else replace(r, importance=_importance(r, index))
             for r, rec in zip(reqs, records)]
     return Catalogue(requirements=reqs, high_risk=cases)
 
@@ -381,18 +390,38 @@ def derived_importance(req: Requirement, cases: list[HighRiskCase]) -> str:
     important: a technical item (PES..SMC or an extension's technical family) that a detection rule can evidence;
     general: everything else.
     """
-    if any(req.level >= c.min_level and refers_to(c, req) for c in cases):
+    return _importance(req, _case_index(cases))
+
+
+def _case_index(cases: list[HighRiskCase]) -> dict[str, int]:
+    """ref -> lowest min_level of the cases naming it (one pass instead of items x cases)."""
+    index: dict[str, int] = {}
+    for c in cases:
+        for ref in c.items:
+            index[ref] = min(index.get(ref, 5), c.min_level)
+    return index
+
+
+def _importance(req: Requirement, index: dict[str, int]) -> str:
+    if any(req.level >= index.get(name, 5) for name in _names(req)):
         return "key"
     if req.family in TECHNICAL and req.evidence.rule_tags:
         return "important"
     return "general"
 
 
-def refers_to(case: HighRiskCase, req: Requirement) -> bool:
+def _names(req: Requirement) -> set[str]:
+    """How high-risk cases may name an item: its unit, its level-3 key (own key at level 3, l3_key elsewhere),
+    and at level 4 its own key (level-4-only items such as emergency power)."""
     names = {req.unit, req.key if req.level == 3 else req.l3_key}
     if req.level == 4:
-        names.add(req.key)  # level-4-only items (e.g. emergency power) are referenced by their own key
+        names.add(req.key)
     names.discard("")
+    return names
+
+
+def refers_to(case: HighRiskCase, req: Requirement) -> bool:
+    names = _names(req)
     return any(ref in names for ref in case.items)
 
 

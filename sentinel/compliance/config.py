@@ -31,6 +31,11 @@ class AssessConfig:
     #: alerts at these levels make an object `partial` instead of `nonconform`: an informational or low alert is a
     #: weak sign (a scanner's single probe, a policy note), not proof that the control is missing.
     partial_alert_levels: tuple[str, ...] = ("informational", "low")
+    #: asset facts that are weak signs (partial, not nonconform): a silent device may be down for maintenance
+    partial_facts: tuple[str, ...] = ("silent_device",)
+    #: event kinds whose presence (with a system asset as src or dst) is itself a deficiency of the items that list
+    #: them: a cleartext credential, a device that stopped reporting. Other kinds are context, not findings.
+    deficiency_event_kinds: tuple[str, ...] = ("credential", "heartbeat_lost")
     #: an unknown observed device is "in the system's network" when it shares this IPv4 prefix with a system asset
     network_prefix_v4: int = 24
     network_prefix_v6: int = 64

@@ -135,3 +135,54 @@ def test_two_workers_give_the_same_events_as_one(tmp_path):
     key = lambda e: (e.kind, e.uid, e.ts, getattr(e, "conn_state", None), getattr(e, "orig_bytes", None))
     assert sorted(map(key, ev1)) == sorted(map(key, ev2)) and len(ev1) == 60
     assert st1.packets == st2.packets == len(pk) and st1.top_talkers() == st2.top_talkers()
+
+
+class Recorder(StreamDecoder):
+    """Records what reaches it; with `stop_after` set it declares itself done after that many data calls."""
+
+    service = "rec"
+    log: list = []
+    stop_after: int | None = None
+
+    def data(self, from_orig, ts, data):
+        Recorder.log.append(("data", from_orig, data))
+        if self.stop_after is not None and sum(1 for x in Recorder.log if x[0] == "data") >= self.stop_after:
+            self.done = True
+        return []
+
+    def gap(self, from_orig, ts, size):
+        Recorder.log.append(("gap", from_orig, size))
+        return []
+
+    def close(self, ts):
+        Recorder.log.append(("close",))
+        return []
+
+
+def test_a_done_decoder_gets_nothing_more_but_the_flow_is_still_counted_and_closed(tmp_path):
+    Recorder.log = []
+    Recorder.stop_after = 2
+    reqs = tuple(b"req%d" % i for i in range(5))
+    pk = tcp_session(sport=41000, dport=80, data=reqs, reply=tuple(b"rep%d" % i for i in range(5)))
+    (conn,), _, _, st = conns_of(tmp_path, pk, registry=Registry(tcp_ports={80: Recorder}))
+    assert Recorder.log == [("data", True, b"req0"), ("data", False, b"rep0"), ("close",)]
+    assert conn.orig_pkts + conn.resp_pkts == len(pk) and conn.service == "rec" and conn.conn_state == "SF"
+    Recorder.stop_after = None
+
+
+def test_pure_acks_are_skipped_but_a_mid_connection_start_keeps_its_offsets(tmp_path):
+    Recorder.log = []
+    e = Ether()
+    c, s = 7000, 9000
+    pk = [e / IP(src=CLIENT, dst=SERVER) / TCP(sport=42000, dport=80, flags="A", seq=c, ack=s)]  # capture starts
+    pk += [e / IP(src=SERVER, dst=CLIENT) / TCP(sport=80, dport=42000, flags="A", seq=s, ack=c) for _ in range(3)]
+    # the client's first 10 bytes were not captured: the data after them waits behind a hole, then a gap
+    pk += [e / IP(src=CLIENT, dst=SERVER) / TCP(sport=42000, dport=80, flags="PA", seq=c + 10, ack=s) / b"tail"]
+    pk += [e / IP(src=SERVER, dst=CLIENT) / TCP(sport=80, dport=42000, flags="PA", seq=s, ack=c + 14) / b"resp"]
+    pk += [e / IP(src=CLIENT, dst=SERVER) / TCP(sport=42000, dport=80, flags="A", seq=c + 14, ack=s + 4)
+           for _ in range(5)]
+    for i, p in enumerate(pk):
+        p.time = 500 + i * 0.01
+    (conn,), _, _, st = conns_of(tmp_path, pk, registry=Registry(tcp_ports={80: Recorder}))
+    assert Recorder.log == [("data", False, b"resp"), ("gap", True, 10), ("data", True, b"tail"), ("close",)]
+    assert conn.orig_pkts == 7 and conn.resp_pkts == 4

@@ -200,3 +200,12 @@ def test_findings_are_stored_newest_first_and_remediation_marks_them(tmp_path):
     assert current_findings(engine, "city")[0].remediated
     with pytest.raises(InputError):
         get_system(engine, "nope")
+
+
+def test_a_silent_device_is_a_weak_sign_unless_an_alert_says_more():
+    _, items = run(obs=Observations(silent_assets=["plc-1"]))
+    assert items["L3-ABS4-01"]["objects"] == {"plc-1": "partial"}
+    assert items["L3-ABS4-01"]["evidence"][0]["fact"] == "silent_device"
+    _, items = run(obs=Observations(silent_assets=["plc-1"], unknown_devices=[{"key": "k", "ips": ["10.0.0.9"]}]))
+    assert items["L3-ABS4-01"]["objects"] == {"plc-1": "nonconform"}  # the system-wide fact is the stronger
+    assert {e["fact"] for e in items["L3-ABS4-01"]["evidence"]} == {"silent_device", "unknown_device"}

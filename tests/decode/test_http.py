@@ -175,3 +175,25 @@ def test_sniffer():
     assert not looks_like_http(b"\x16\x03\x01\x02\x00")
     assert not looks_like_http(b"GETX / HTTP/1.1")
     assert not looks_like_http(b"")
+
+
+def test_decoder_is_done_after_an_upgrade_but_close_still_reports():
+    d = HttpDecoder(FLOW)
+    d.data(True, 1.0, b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")
+    assert not d.done
+    d.data(False, 1.1, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")
+    assert d.done
+    ev = d.close(2.0)
+    assert ev == []  # the pair was emitted at the 101 already
+
+
+def test_body_segments_are_counted_and_kept_across_many_segments():
+    d = HttpDecoder(FLOW)
+    body = bytes(range(256)) * 40
+    ev = d.data(True, 1.0, b"POST /up HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body))
+    for i in range(0, len(body), 1000):
+        ev += d.data(True, 1.0 + i, body[i:i + 1000])
+    ev += d.data(False, 9.0, b"HTTP/1.1 204 No Content\r\n\r\n")
+    (h,) = [e for e in ev if e.kind == "http"]
+    assert (h.request_body_len, h.status) == (len(body), 204)
+    assert [p.data for p in d.payloads] == [body]

@@ -100,3 +100,17 @@ def test_sniffer_and_ports():
     assert not looks_like_tls(b"GET / HTTP/1.1")
     assert not looks_like_tls(b"\x16\x03")
     assert {443, 8883, 993, 995, 465, 636, 8443} <= TCP_PORTS
+
+
+def test_decoder_is_done_after_the_server_hello_or_when_both_directions_stop():
+    d = TlsDecoder(FLOW)
+    d.data(True, 1.0, client_hello())
+    assert not d.done  # still waiting for the ServerHello
+    d.data(False, 2.0, server_hello())
+    assert d.done  # the pipeline stops feeding: the rest of the connection is encrypted
+    d2 = TlsDecoder(FLOW)
+    d2.data(True, 1.0, client_hello())
+    d2.gap(False, 2.0, 100)  # the server's framing is lost...
+    assert not d2.done
+    d2.data(True, 3.0, b"\x17\x03\x03\x00\x10" + bytes(16))  # ...and the client sends application data
+    assert d2.done and [e.sni for e in d2.close(4.0)] == ["broker.city.example"]

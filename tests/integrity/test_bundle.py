@@ -116,7 +116,7 @@ def test_replaced_member_content_fails(bundle):
 
 def test_symlink_member_is_rejected(bundle):
     out, key = bundle
-    buf = io.BytesIO(out.read_bytes())
+    buf = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(out.read_bytes())) as src, tarfile.open(fileobj=buf, mode="w") as dst:
         for info in src.getmembers():
             dst.addfile(info, src.extractfile(info))
