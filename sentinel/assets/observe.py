@@ -15,6 +15,7 @@ the counts when asked (`devices()`), so counts from several runs can be added up
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from dataclasses import dataclass, field
@@ -90,6 +91,12 @@ def norm_ip(text: Any) -> str | None:
     """Canonical text of a unicast IP address; None for missing, unspecified, multicast or non-IP values."""
     if not text or not isinstance(text, str):
         return None
+    return _norm_ip(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _norm_ip(text: str) -> str | None:
+    # why cached: every event names two addresses and a network has few; ipaddress parsing cost ~35 us per call
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -99,9 +106,9 @@ def norm_ip(text: Any) -> str | None:
     return str(ip)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_public(ip: str) -> bool:
-    a = ipaddress.ip_address(ip)
-    return a.is_global
+    return ipaddress.ip_address(ip).is_global
 
 
 def _get(ev: Any, name: str, default: Any = None) -> Any:

@@ -11,6 +11,7 @@ logged. The table is parsed once, on the first lookup, into one dict per prefix 
 from __future__ import annotations
 
 import logging
+import functools
 import re
 from pathlib import Path
 
@@ -21,6 +22,7 @@ MANUF_PATHS = (Path("/usr/share/wireshark/manuf"), Path("/usr/local/share/wiresh
 _HEX = re.compile(r"[0-9a-f]{12}")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_mac(text: str) -> str | None:
     """`aa:bb:cc:dd:ee:ff` for any common spelling (`-`, `.`, `:` or none, any case); None if not a MAC."""
     h = re.sub(r"[:\-.\s]", "", text.strip().lower())

@@ -72,9 +72,11 @@ def _publish(db, writer, alerts: list, live: bool) -> list:
     if not alerts:
         return []
     from ..detect import store_alerts
+    from ..integrity.ledger import ledger_alerts
 
     writer.flush()
     store_alerts(db, writer.run_id, alerts)
+    ledger_alerts(db, writer.run_id)  # tamper-evident record of what was alerted (sentinel ledger verify)
     if live:
         for a in alerts:
             typer.echo(f"alert: {a.level} {a.title} {a.src or '-'} -> {a.dst or '-'} x{a.count} "

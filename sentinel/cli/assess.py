@@ -157,7 +157,8 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option("auto", "--method", help="auto (by --date: 2025 after 2025-03-20), 2021 or 2025."),
         when: str = typer.Option(None, "--date", help="Assessment (report) date YYYY-MM-DD; default today."),
         start: str = typer.Option(None, "--from", help="Only evidence from this date/time on (UTC)."),
-        end: str = typer.Option(None, "--to", help="Only evidence up to this date/time (UTC; a date means its end)."),
+        end: str = typer.Option(None, "--to", help="Only evidence up to this date/time (UTC; a date means its end); "
+                                                   "default: the end of --date."),
         risk_method: str = typer.Option("matrix", "--risk-method", help="GB/T 20984 calculation: matrix or multiply."),
         json_out: bool = JSON_OPTION,
         db: str = DB_OPTION,
@@ -179,6 +180,8 @@ def register(app: typer.Typer) -> None:
         if risk_method not in ("matrix", "multiply"):
             raise InputError("--risk-method", f"unknown risk method {risk_method!r} (use matrix or multiply)")
         t0, t1 = _instant(start, "--from"), _instant(end, "--to", end=True)
+        if t1 is None:  # a report dated D speaks about evidence up to the end of D, never after
+            t1 = _instant(day.isoformat(), "--date", end=True)
         if t0 is not None and t1 is not None and t0 > t1:
             raise InputError("--from", "the period starts after it ends")
         out = run(open_store(db), load_catalogue(), system, method=method, when=day, start=t0, end=t1,

@@ -159,9 +159,11 @@ class _Sink:
         if not alerts:
             return
         from ..detect import store_alerts
+        from ..integrity.ledger import ledger_alerts
 
         self.w.flush()
         store_alerts(self.db, self.w.run_id, alerts)
+        ledger_alerts(self.db, self.w.run_id)  # tamper-evident record of what was alerted
         self.published += alerts
 
 

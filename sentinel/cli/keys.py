@@ -11,7 +11,6 @@ from typing import Optional
 
 import typer
 
-from ..integrity.keys import PASSPHRASE_ENV, PUBLIC_NAME, init_keys, key_dir, load_private_key, private_key_encrypted
 from .common import JSON_OPTION, emit_json
 
 DIR_OPTION = typer.Option(None, "--dir", help="Key directory (default: SENTINEL_KEY_DIR, else "
@@ -30,6 +29,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = JSON_OPTION,
     ) -> None:
         """Create a key pair; prints the public key fingerprint (SHA-256 of the raw public key)."""
+        from ..integrity.keys import init_keys, key_dir, private_key_encrypted  # why lazy: cryptography start-up
+
         d = key_dir(directory)
         fp, priv, pub = init_keys(d, force=force)
         info = {"fingerprint": fp, "private_key": str(priv), "public_key": str(pub),
@@ -44,9 +45,12 @@ def register(app: typer.Typer) -> None:
     @sub.command("show")
     def show(directory: Optional[str] = DIR_OPTION, json_out: bool = JSON_OPTION) -> None:
         """Show the key pair's paths and fingerprint (refuses a private key readable by group/others)."""
+        from ..integrity.keys import (PASSPHRASE_ENV, PRIVATE_NAME, PUBLIC_NAME, key_dir, load_private_key,
+                                      private_key_encrypted)
+
         d = key_dir(directory)
         key = load_private_key(d)  # checks presence, mode and passphrase: show fails exactly when signing would
-        priv = d / "ed25519.pem"
+        priv = d / PRIVATE_NAME
         info = {"directory": str(d), "fingerprint": key.fingerprint, "private_key": str(priv),
                 "private_mode": f"{stat.S_IMODE(priv.stat().st_mode):04o}", "public_key": str(d / PUBLIC_NAME),
                 "encrypted": private_key_encrypted(d), "algorithm": "ed25519"}

@@ -12,8 +12,6 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
-from ..integrity import ledger as lg
-from ..integrity.keys import load_private_key, load_public_key
 from .common import DB_OPTION, JSON_OPTION, emit_json
 
 PUBKEY_OPTION = typer.Option(None, "--pubkey", help="Public key PEM (default: the local key directory's).")
@@ -28,6 +26,8 @@ def register(app: typer.Typer) -> None:
                json_out: bool = JSON_OPTION) -> None:
         """Recompute the chain and checkpoints; exit 1 if any entry was edited, inserted or deleted."""
         from ..store import open_store
+
+        from ..integrity import ledger as lg
 
         engine = open_store(db)
         pub = _pubkey_if_any(pubkey)
@@ -54,6 +54,10 @@ def register(app: typer.Typer) -> None:
         """Sign the ledger's current head (seq and hash) with the private key."""
         from ..store import open_store
 
+        from ..integrity import ledger as lg
+
+        from ..integrity.keys import load_private_key
+
         key = load_private_key(key_dir)
         cp = lg.checkpoint(open_store(db), key)
         if cp is None:
@@ -74,6 +78,8 @@ def register(app: typer.Typer) -> None:
         """The newest ledger entries."""
         from ..store import open_store
 
+        from ..integrity import ledger as lg
+
         entries = lg.recent(open_store(db), limit)
         if json_out:
             emit_json({"entries": [e.to_dict() for e in entries]})
@@ -85,6 +91,8 @@ def register(app: typer.Typer) -> None:
 
 def _pubkey_if_any(path: str | None):
     """--pubkey, else the local public key if there is one (needed only when checkpoints exist)."""
+    from ..integrity.keys import load_public_key
+
     if path:
         return load_public_key(path)
     try:

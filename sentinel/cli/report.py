@@ -15,9 +15,6 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
-from ..integrity.bundle import build_bundle, file_members, looks_like_bundle, tree_members, verify_bundle
-from ..integrity.keys import load_private_key, load_public_key
-from ..integrity.signing import Verification, verify_file
 from .common import DB_OPTION, JSON_OPTION, emit_json
 
 report_app = typer.Typer(help="Reports: rendering, signed evidence bundles and their verification.",
@@ -36,6 +33,11 @@ def verify(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Verify a signed file or an evidence bundle: exit 0 intact, 1 changed, 2 unreadable input."""
+    # why lazy: cryptography and tarfile cost ~0.25 s of start-up that other commands should not pay
+    from ..integrity.bundle import looks_like_bundle, verify_bundle
+    from ..integrity.keys import load_public_key
+    from ..integrity.signing import verify_file
+
     if not target.is_file():
         raise InputError(str(target), "no such file")
     pub = load_public_key(pubkey)
@@ -56,7 +58,7 @@ def verify(
         raise typer.Exit(1)
 
 
-def _print(v: Verification, json_out: bool) -> None:
+def _print(v, json_out: bool) -> None:
     if json_out:
         emit_json(v.to_dict())
         if not v.ok:
@@ -87,7 +89,9 @@ def bundle(
 ) -> None:
     """Write a signed evidence bundle: files, cited alerts and events, rules, levels, versions, signed manifest."""
     from ..detect.ruleset import builtin_dir
+    from ..integrity.bundle import build_bundle, file_members, tree_members
     from ..integrity.evidence import store_members
+    from ..integrity.keys import load_private_key
 
     key = load_private_key(key_dir)  # before any work: no key, no bundle
     members = file_members(files)

@@ -191,7 +191,12 @@ def test_findings_are_stored_newest_first_and_remediation_marks_them(tmp_path):
     assert save_system(engine, System("city", 3, ("general", "iot"), "S3A3")) == "updated"
     sys_ = get_system(engine, "city")
     assert sys_.sa_code == "S3A3" and sys_.parts == ("general", "iot")
-    record_finding(engine, sys_, AUTH, N, "admin/admin works", "web-1", "li", mitigation="lockout", lowers=True)
+    rec = record_finding(engine, sys_, AUTH, N, "admin/admin works", "web-1", "li", mitigation="lockout", lowers=True)
+    from sentinel.integrity.ledger import recent  # the tamper-evident ledger holds every finding too
+
+    entry = recent(engine, 1)[0]
+    assert rec["ledger"] and entry.kind == "finding" and entry.ref == f"mlps_finding:{rec['id']}"
+    assert entry.to_dict()["payload"]["evidence"] == "admin/admin works"
     record_finding(engine, sys_, AUTH, P, "password policy partly set", "web-1", "wang")
     cur = current_findings(engine, "city")
     assert [(f.unit, f.object, f.result, f.assessor) for f in cur] == [("L3-CES1-01", "web-1", P, "wang")]
