@@ -55,23 +55,28 @@ class Evaluation:
     """
 
     def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True,
-                 streaming: bool = False) -> None:
+                 streaming: bool = False, enabled: bool = True) -> None:
         from .assets.observe import Observer
         from .content.rules import load_rules
         from .detect import Engine, RuleSet
 
+        self.enabled = enabled  # False: events are only stored (`analyze --no-detect`; `sentinel detect` later)
+        self.streaming = streaming
+        self.events: list[Event] = []
+        self.lost_count = 0
+        if not enabled:
+            return
         dirs = [Path(d) for d in rule_dirs]
         self.ruleset = RuleSet.load([d for d in dirs if not _only_yara(d)], builtin=builtin)
         sources = yara_sources(dirs, builtin)
         self.yara = load_rules(sources).rules if sources else None
         self.observer = Observer() if assets else None
         self.engine = Engine(self.ruleset)
-        self.streaming = streaming
-        self.events: list[Event] = []
-        self.lost_count = 0
 
     def add(self, events: list[Event]) -> list[Event]:
         """Take events of the run. Streaming: returns heartbeat_lost events they revealed (store them too)."""
+        if not self.enabled:
+            return []
         if not self.streaming:
             self.events.extend(events)
             return []
@@ -87,7 +92,7 @@ class Evaluation:
 
     def scan(self, payloads: list[Payload]) -> list[Event]:
         """YARA over traffic payloads; the matches are events of the run (the caller adds and stores them)."""
-        if not payloads or self.yara is None:
+        if not self.enabled or not payloads or self.yara is None:
             return []
         from .content.scan import scan_payloads
 
@@ -95,11 +100,13 @@ class Evaluation:
 
     def drain(self) -> list[Any]:
         """Streaming: alerts that are final (quiet for longer than the aggregation window)."""
-        return self.engine.drain_closed()
+        return self.engine.drain_closed() if self.enabled else []
 
     def finish(self, db, run_id: int | None) -> Outcome:
         """Asset discovery and detection over the run. The caller stores `extra_events` (heartbeat_lost) with the
         run, then the alerts (so they link to stored evidence)."""
+        if not self.enabled:
+            return Outcome()
         out = Outcome(rules={"rules": len(self.ruleset.rules), "correlations": len(self.ruleset.correlations)})
         if not self.streaming:
             self.events.sort(key=_ts)  # capture workers deliver flows when they close, not in time order

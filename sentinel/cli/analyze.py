@@ -178,6 +178,8 @@ def register(app: typer.Typer) -> None:
         no_builtin: bool = NO_BUILTIN_OPTION,
         deep: bool = typer.Option(True, "--deep/--no-deep", help="Wireshark's dissectors for SMB file transfers "
                                   "(only when the capture has SMB flows; needs tshark)."),
+        detect: bool = typer.Option(True, "--detect/--no-detect", help="Content scanning, asset discovery and "
+                                    "alerts; with --no-detect only events are stored (run `sentinel detect` later)."),
     ) -> None:
         """Decode capture files into events, store them and print a summary.
 
@@ -196,7 +198,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(str(p), "is a directory, not a capture file")
         from ..evaluate import Evaluation, print_alerts
 
-        evaluation = Evaluation(rules, builtin=not no_builtin)
+        evaluation = Evaluation(rules, builtin=not no_builtin, enabled=detect)
         engine = open_store(db)
         started = time.perf_counter()
         progress_cm, cb = _progress("analysing")
@@ -210,7 +212,7 @@ def register(app: typer.Typer) -> None:
                                 progress=cb)
             kinds, _ = _consume(run, writer, events_file, evaluation)
             stats = run.stats
-            if deep:
+            if deep and detect:
                 _deep(captures, sensor, evaluation, writer, events_file, kinds)
             outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "alerts": len(outcome.alerts)}

@@ -144,3 +144,12 @@ class RunWriter:
                 .where(_RUN.c.id == self.run_id)
                 .values(status=status, reason=reason, finished=now(), counts={**self.counts, "events": self.written})
             )
+
+
+def append_events(engine: Engine, run_id: int, events: Iterable[Event]) -> int:
+    """Add events to an existing run (e.g. heartbeat_lost found when the run is evaluated again)."""
+    w = RunWriter(engine, "append", [])
+    w.run_id = run_id
+    w.add_many(events)
+    w.flush()
+    return w.written

@@ -172,3 +172,11 @@ def test_method_is_chosen_by_report_date():
     assert out["method"] == "2021" and out["version"] == "2021.1" and "focus_y" in out["constants"]
     out = score(_items(conform=10), [], "auto", date(2026, 6, 1))
     assert out["method"] == "2025" and out["constants"]["partial_weight"] == 0.5
+
+
+def test_nothing_assessed_scores_as_nothing_proven():
+    items = _items(unassessed=4)
+    old = method_2021(items, [])
+    assert old["score"] == 0.0 and old["conclusion"] == "差" and not old["complete"]
+    new = method_2025(items, [])
+    assert new["rate"] == 0.0 and new["conclusion"] == "不符合" and not new["complete"]
