@@ -118,22 +118,49 @@ def validate(
 @rules_app.command("test")
 def test(
     target: Path = typer.Argument(..., help="Rule file or directory."),
-    events: Path = typer.Option(..., "--events", help="Events, one JSON object per line (as written by --events)."),
+    events: Path = typer.Option(None, "--events", help="Events, one JSON object per line (as written by --events)."),
+    capture: Path = typer.Option(None, "--capture", help="A capture file (pcap/pcapng), decoded as `analyze` does."),
+    log: Path = typer.Option(None, "--log", help="A log file, parsed as `ingest` does (format sniffed per line)."),
     builtin: bool = typer.Option(False, "--builtin", help="Also load the built-in rules."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run rules over an events file and show what matched and why (selection, field, value), then the alerts."""
+    """Run rules over events (from an events file, a capture or a log; nothing is stored) and show what matched and
+    why (selection, field, value), then the alerts."""
     from ..detect import Engine, RuleSet
 
     if not target.exists():
         raise InputError(str(target), "no such file or directory")
+    given = [x for x in (events, capture, log) if x is not None]
+    if len(given) != 1:
+        raise InputError("rules test", "give exactly one of --events, --capture, --log")
+    if not given[0].exists():
+        raise InputError(str(given[0]), "no such file")
     rs = RuleSet.load([target], builtin=builtin)
     eng = Engine(rs)
     matches: list[dict[str, Any]] = []
+    source = _events_file(events) if events else _capture_events(capture) if capture else _log_events(log)
+    for line, where, ev in source:
+        for rule, why in eng.explain(ev):
+            matches.append({"line": line, "where": where, "rule": rule.meta.id, "title": rule.meta.title, "why": why})
+        eng.process(ev)
+    alerts = [a.to_dict() for a in eng.finish()]
+    if as_json:
+        emit_json({"events": eng.events, "matches": matches, "alerts": alerts})
+        return
+    for m in matches:
+        typer.echo(f"{m['where']}: {m['title']} ({m['rule']})")
+        for w in m["why"]:
+            typer.echo(f"    [{w['selection']}] {w['field']} = {str(w['value'])[:160]!r}  <- {w['test'][:160]}")
+    for a in alerts:
+        typer.echo(f"ALERT {a['level']:8} {a['title']}  src={a['src']} count={a['count']} group={a['group']}")
+    typer.echo(f"{eng.events} events, {len(matches)} matches, {len(alerts)} alerts", err=True)
+
+
+def _events_file(path: Path):
     try:
-        fh = events.open(encoding="utf-8")
+        fh = path.open(encoding="utf-8")
     except OSError as exc:
-        raise InputError(str(events), f"cannot read: {exc.strerror}") from None
+        raise InputError(str(path), f"cannot read: {exc.strerror}") from None
     with fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
@@ -141,23 +168,29 @@ def test(
             try:
                 ev = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(str(events), f"not JSON: {exc.msg}", f"line {n}") from None
+                raise InputError(str(path), f"not JSON: {exc.msg}", f"line {n}") from None
             if not isinstance(ev, dict) or "kind" not in ev:
-                raise InputError(str(events), "an event must be a JSON object with a `kind`", f"line {n}")
-            for rule, why in eng.explain(ev):
-                matches.append({"line": n, "rule": rule.meta.id, "title": rule.meta.title, "why": why})
-            eng.process(ev)
-    alerts = [a.to_dict() for a in eng.finish()]
-    if as_json:
-        emit_json({"events": eng.events, "matches": matches, "alerts": alerts})
-        return
-    for m in matches:
-        typer.echo(f"line {m['line']}: {m['title']} ({m['rule']})")
-        for w in m["why"]:
-            typer.echo(f"    [{w['selection']}] {w['field']} = {str(w['value'])[:160]!r}  <- {w['test'][:160]}")
-    for a in alerts:
-        typer.echo(f"ALERT {a['level']:8} {a['title']}  src={a['src']} count={a['count']} group={a['group']}")
-    typer.echo(f"{eng.events} events, {len(matches)} matches, {len(alerts)} alerts", err=True)
+                raise InputError(str(path), "an event must be a JSON object with a `kind`", f"line {n}")
+            yield n, f"line {n}", ev
+
+
+def _capture_events(path: Path):
+    from ..capture.pipeline import analyze_files
+    from ..decode.registry import default_registry
+
+    run = analyze_files([path], registry=default_registry(), strict=True)
+    evs = sorted((e for batch, _ in run for e in batch), key=lambda e: e.ts)  # correlations need time order
+    for e in evs:
+        yield None, f"{e.kind} {e.src_ip}:{e.src_port} -> {e.dst_ip}:{e.dst_port}", e.to_dict()
+
+
+def _log_events(path: Path):
+    from ..logs.reader import Stats, read_file
+
+    evs: list = []
+    read_file(str(path), "auto", Stats(), evs.append)
+    for e in sorted(evs, key=lambda e: e.ts):
+        yield None, getattr(e, "source", "") or e.kind, e.to_dict()
 
 
 def register(app: typer.Typer) -> None:
