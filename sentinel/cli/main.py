@@ -38,6 +38,23 @@ def _root(
     """Sentinel: sensors on the perception, transport and application layers -> rules -> risk -> reports."""
 
 
+#: help panels: commands grouped by the user's job
+PANELS = {
+    "analyze": "Sensors", "watch": "Sensors", "ingest": "Sensors", "scan": "Sensors",
+    "detect": "Detection", "rules": "Detection",
+    "assets": "Inventory",
+    "levels": "Graded protection (MLPS 2.0)", "assess": "Graded protection (MLPS 2.0)",
+    "report": "Reports and evidence", "keys": "Reports and evidence", "ledger": "Reports and evidence",
+}
+
+
+def _panels() -> None:
+    for info in [*app.registered_commands, *app.registered_groups]:
+        name = info.name or (info.callback.__name__ if getattr(info, "callback", None) else None)
+        if name in PANELS:
+            info.rich_help_panel = PANELS[name]
+
+
 def _register_all() -> None:
     from .. import cli as pkg
 
@@ -51,6 +68,7 @@ def _register_all() -> None:
 
 
 _register_all()
+_panels()
 
 
 def run() -> None:
