@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ..errors import InputError
-from .common import JSON_OPTION, emit_json
+from .common import DB_OPTION, JSON_OPTION, emit_json
 
 levels_app = typer.Typer(help="MLPS 2.0 requirement catalogue (GB/T 22239) and grading (GB/T 22240).",
                          no_args_is_help=True)
@@ -125,18 +125,45 @@ def grade_cmd(
     public_big_data: bool = typer.Option(False, "--public-big-data",
                                          help="Big-data platform with many citizens' personal data serving the "
                                               "public (in principle level 3 or higher)."),
+    system: str = typer.Option(None, "--system", help="Record the result (level, S/A code, reasoning) on this "
+                                                      "system, creating it if needed."),
+    parts: str = typer.Option(None, "--parts", help="With --system: parts in use (general,iot,cloud...)."),
+    db: str = DB_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Grade a system (GB/T 22240-2020): level = max(S-level, A-level)."""
     from ..compliance.grading import LEVEL_ZH, grade
 
     g = grade(s_object, s_degree, a_object, a_degree, public_big_data=public_big_data)
+    recorded = None
+    if system:
+        recorded = _record_grading(db, system, g, parts)
     if as_json:
-        emit_json(g.to_dict())
+        emit_json({**g.to_dict(), "system": system, "recorded": recorded})
         return
+    if recorded:
+        typer.echo(f"system {system} {recorded}: level {g.level}, {g.full_code}")
     typer.echo(f"{LEVEL_ZH[g.level]} / level {g.level}  {g.full_code}")
     for zh, en in zip(g.reasons_zh, g.reasons_en):
         typer.echo(f"  {zh}\n  {en}")
+
+
+def _record_grading(db: str | None, name: str, g, parts: str | None) -> str:
+    """Store the grading on the system (its level, S/A code and both languages' reasoning)."""
+    from dataclasses import replace
+
+    from ..compliance.assess import System, get_system, save_system
+    from ..errors import InputError
+    from ..store import open_store
+
+    engine = open_store(db)
+    reasoning = "\n".join([*g.reasons_zh, *g.reasons_en])
+    try:
+        current = get_system(engine, name)
+    except InputError:
+        current = System(name, g.level)
+    new_parts = tuple(p.strip() for p in parts.split(",") if p.strip()) if parts else current.parts
+    return save_system(engine, replace(current, level=g.level, sa_code=g.code, grading=reasoning, parts=new_parts))
 
 
 @levels_app.command("validate")

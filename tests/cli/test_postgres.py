@@ -48,3 +48,31 @@ def test_damaged_capture_keeps_postgresql_consistent(pg_clean: str, tmp_path: Pa
         status = c.execute(sa.text("select status from run")).scalar()
         stored = c.execute(sa.text("select count(*) from event")).scalar()
     assert status == "incomplete" and stored == sum(out["events"].values())
+
+
+def test_grading_assessment_and_ledger_in_postgresql(pg_clean: str, tmp_path: Path) -> None:
+    """The graded-protection flow in server mode: grade and record a system, inventory, evidence, assess, ledger."""
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("- {name: hmi-1, system: water, layer: perception, criticality: 4, protection_level: 3, "
+                   "ip: 10.20.0.5}\n- {name: broker, system: water, layer: perception, criticality: 4, "
+                   "protection_level: 3, ip: 10.30.0.1}\n")
+    for args in (["levels", "grade", "--s-object", "society", "--s-degree", "serious", "--a-object", "rights",
+                  "--a-degree", "serious", "--system", "water", "--parts", "general,iot"],
+                 ["assets", "import", str(inv)],
+                 ["analyze", str(REPO / "samples" / "city.pcap")],
+                 ["assess", "record", "8.1.4.1 b", "--system", "water", "--result", "conform", "--evidence",
+                  "lockout verified", "--object", "hmi-1"]):
+        res = run_cli(*args, "--db", pg_clean)
+        assert res.returncode == 0, (args, res.stderr.decode())
+    res = run_cli("assess", "--system", "water", "--json", "--db", pg_clean)
+    assert res.returncode == 0, res.stderr.decode()
+    out = json.loads(res.stdout)
+    assert out["system"] == "water" and out["level"] == 3
+    assert out["counts"]["conform"] >= 1 and out["counts"]["nonconform"] >= 1  # the broker's cleartext MQTT creds
+    assert out["method"] and out["conclusion"]
+    res = run_cli("ledger", "verify", "--db", pg_clean)
+    assert res.returncode == 0, res.stdout.decode() + res.stderr.decode()
+    engine = sa.create_engine(pg_clean)
+    with engine.connect() as c:
+        kinds = dict(c.execute(sa.text("select kind, count(*) from ledger_entry group by kind")).all())
+    assert kinds.get("alert", 0) > 0 and kinds.get("finding") == 1
