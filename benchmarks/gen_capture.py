@@ -190,7 +190,7 @@ class Gen:
         self.heap: list[tuple[float, int, bytes]] = []
         self.n = 0
         self.span = max(30.0, packets * 0.0006)  # ~600 s for a million packets
-        self.t0 = 1_764_000_000.0
+        self.t0 = 1_795_500_000.0  # 2026-11-24: the sample capture and sample logs share a day
         self.gw_mac = mac(1, b"\x00\x0c\x29")
 
     def emit(self, ts: float, frame: bytes) -> None:

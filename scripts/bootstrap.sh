@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(tshark tcpdump iproute2 postgresql yara python3-venv)
+# tshark/tcpdump: deep path, live BPF, fidelity tests; iproute2: namespace tests; postgresql: server-mode tests;
+# yara: the CLI the content tests compare with; pango + CJK fonts: PDF reports (WeasyPrint) with Chinese text;
+# chromium + poppler-utils: the report tests open the HTML in a real browser and read the PDF back as text
+SYSTEM_PACKAGES=(tshark tcpdump iproute2 postgresql yara python3-venv libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk
+                 chromium poppler-utils)
 PY=${PYTHON:-python3}
 
 need_pkgs=()

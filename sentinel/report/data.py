@@ -162,6 +162,7 @@ def assemble(assessment: dict[str, Any], catalogue, alerts: list[dict[str, Any]]
                                            if not h["mitigated"] and not h["remediated"]),
                     "major_hazards": major_hazards(assessment)},
         "families": family_rows(assessment),
+        "items": assessment["items"],
         "high_risks": high_risk_rows(assessment, catalogue),
         "risk": assessment["risk"],
         "alerts": alert_stats(alerts),

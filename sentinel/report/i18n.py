@@ -28,17 +28,23 @@ def messages(lang: str) -> dict[str, str]:
 
 
 class Labels:
-    """`t.key` / `t('key', n=3)` in templates; `t.result('partial')`, `t.band(4)`, `t.layer('transport')`."""
+    """`t.key` / `t('key', n=3)` in templates; `t.result_of('partial')`, `t.band_of(4)`, `t.layer_of('transport')`
+    (method names never equal a label key: an attribute would shadow the label)."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         self._m = messages(lang)
 
     def __getattr__(self, key: str) -> str:
+        # AttributeError (not SentinelError) so jinja2's own probes (`jinja_pass_arg`...) see "no such attribute";
+        # a label missing in a template then fails as an undefined name (StrictUndefined) naming the line
         try:
-            return self._m[key]
+            return self.__dict__["_m"][key]
         except KeyError:
-            raise SentinelError(f"report label {key!r} missing from {self.lang}.yaml") from None
+            raise AttributeError(f"report label {key!r} missing from {self.lang}.yaml") from None
+
+    def __getitem__(self, key: str) -> str:
+        return getattr(self, key)
 
     def __call__(self, key: str, **kw: Any) -> str:
         return getattr(self, key).format(**kw)
@@ -46,14 +52,14 @@ class Labels:
     def get(self, key: str, default: str) -> str:
         return self._m.get(key, default)
 
-    def result(self, value: str) -> str:
+    def result_of(self, value: str) -> str:
         return self.get(f"result_{value}", value)
 
-    def band(self, level: int) -> str:
+    def band_of(self, level: int) -> str:
         return self.get(f"band_{level}", str(level))
 
-    def layer(self, layer: str | None) -> str:
+    def layer_of(self, layer: str | None) -> str:
         return self.get(f"layer_{layer}", self._m["layer_other"]) if layer else self._m["layer_other"]
 
-    def alert_level(self, level: str | None) -> str:
+    def alert_level_of(self, level: str | None) -> str:
         return self.get(f"level_{level}", level or "-")

@@ -17,6 +17,11 @@ def esc(s: Any) -> str:
     return escape(str(s), quote=True)
 
 
+def text_width(s: str, size: float = 11) -> float:
+    """Rough rendered width: CJK glyphs are about one em wide, Latin ones about 0.6 em."""
+    return sum(size if ord(ch) >= 0x2E80 else 0.6 * size for ch in s)
+
+
 def risk_matrix(assets: list[dict[str, Any]], matrix: list[list[int]], x_label: str, y_label: str) -> str:
     """Likelihood (x) x impact (y) on 1..5, cells coloured by the configured matrix, asset names in their cell."""
     cell, left, top = 96, 60, 14
@@ -55,7 +60,8 @@ def family_bars(families: list[dict[str, Any]], name_key: str, result_labels: di
     """One stacked bar per family: conform / partial / nonconform / not applicable / not assessed items."""
     order = (("conform", "#3a9d5d"), ("partial", "#f0b429"), ("nonconform", "#d64545"),
              ("not_applicable", "#9fb3c8"), ("not_assessed", "#e4e7eb"))
-    label_w, bar_w, row_h, top = 190, 460, 24, 30
+    label_w = 16 + max((text_width(str(f[name_key])) for f in families), default=100)
+    bar_w, row_h, top = 460, 24, 30
     w, h = label_w + bar_w + 70, top + row_h * len(families) + 10
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" {FONT} '
            f'font-size="11" role="img">']
@@ -63,7 +69,7 @@ def family_bars(families: list[dict[str, Any]], name_key: str, result_labels: di
     for key, colour in order:  # legend
         out.append(f'<rect x="{x}" y="4" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{x + 14}" y="13">{esc(result_labels[key])}</text>')
-        x += 14 + 7 * len(result_labels[key]) + 18
+        x += 14 + text_width(result_labels[key]) + 16
     for i, f in enumerate(families):
         c = f["item_counts"]
         total = sum(c.values()) or 1
@@ -114,7 +120,7 @@ def alerts_timeline(series: dict[str, Any], layer_labels: dict[str, str]) -> str
         name = layer_labels.get(layer, layer)
         out.append(f'<rect x="{lx}" y="4" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{lx + 14}" y="13">{esc(name)}</text>')
-        lx += 14 + 8 * len(name) + 24
+        lx += 14 + text_width(name) + 20
     every = max(1, n // 6)
     for i in range(0, n, every):
         out.append(f'<text x="{px(i):.1f}" y="{top + ph + 16}" text-anchor="middle">{esc(buckets[i])}</text>')
