@@ -37,11 +37,25 @@ fi
 
 [ "${1:-}" = "--setup" ] && exit 0
 
-# The main job: analyse the bundled sample data into a private SQLite store.
+# The main job: the sample city system from evidence to a signed graded report, in a private SQLite store.
 mkdir -p out
+rm -f out/sentinel.db out/sentinel.db-wal out/sentinel.db-shm   # the demo starts from an empty store each time
 export SENTINEL_DB="sqlite:///$PWD/out/sentinel.db"
+export SENTINEL_KEY_DIR="$PWD/out/keys"                          # demo keys, kept apart from your own
+S=.venv/bin/sentinel
 # perception + transport: the city capture (MQTT sensors, Modbus PLCs, CoAP nodes, portal traffic, a scan, a tunnel)
-.venv/bin/sentinel analyze samples/city.pcap --events out/city-events.jsonl
+$S analyze samples/city.pcap --events out/city-events.jsonl
 # application: the portal's access log and the gateway's auth log
-.venv/bin/sentinel ingest samples/portal-access.log samples/auth.log --events out/log-events.jsonl
-echo "store: out/sentinel.db   events: out/city-events.jsonl out/log-events.jsonl"
+$S ingest samples/portal-access.log samples/auth.log --events out/log-events.jsonl
+# the system: inventory, grading (GB/T 22240), one assessor finding, then the assessment (GB/T 22239/28448)
+$S assets import samples/inventory.yaml --replace
+$S levels grade --system city-ops --parts general,iot --s-object society --s-degree serious \
+   --a-object rights --a-degree serious
+$S assess record "8.1.10.13 c" --system city-ops --result nonconform --assessor "demo assessor" \
+   --evidence "No emergency drill recorded in the last 12 months"
+$S assess --system city-ops
+# the signed graded report (zh) and its verification
+[ -s "$SENTINEL_KEY_DIR/ed25519.pem" ] || $S keys init
+$S report render --system city-ops --format html --lang zh --assessor "Sentinel demo" --out out/city-ops-report.html
+$S report verify out/city-ops-report.html
+echo "report: out/city-ops-report.html (signature out/city-ops-report.html.sig)   store: out/sentinel.db"
