@@ -159,6 +159,18 @@ def _print_summary(summary: dict, elapsed: float) -> None:
         con.print(f"stored as run {summary['run_id']}")
 
 
+def _output(stats, kinds: Counter, run_id: int | None, outcome, json_out: bool, elapsed: float) -> None:
+    """The run's summary: one JSON object, or tables and the alerts."""
+    from ..evaluate import print_alerts
+
+    summary = _summary(stats, kinds, run_id, outcome)
+    if json_out:
+        emit_json(summary)
+    else:
+        _print_summary(summary, elapsed)
+        print_alerts(outcome.alerts)
+
+
 def _report_damage(errors: list[CaptureError]) -> None:
     for e in errors:
         typer.echo(f"error: {e}", err=True)
@@ -196,7 +208,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(str(p), "no such file")
             if p.is_dir():
                 raise InputError(str(p), "is a directory, not a capture file")
-        from ..evaluate import Evaluation, print_alerts
+        from ..evaluate import Evaluation
 
         evaluation = Evaluation(rules, builtin=not no_builtin, enabled=detect)
         engine = open_store(db)
@@ -218,12 +230,7 @@ def register(app: typer.Typer) -> None:
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "alerts": len(outcome.alerts)}
             if stats.errors:
                 writer.mark("incomplete", "; ".join(str(e) for e in stats.errors)[:2000])
-        summary = _summary(stats, kinds, writer.run_id, outcome)
-        if json_out:
-            emit_json(summary)
-        else:
-            _print_summary(summary, time.perf_counter() - started)
-            print_alerts(outcome.alerts)
+        _output(stats, kinds, writer.run_id, outcome, json_out, time.perf_counter() - started)
         if stats.errors:
             _report_damage(stats.errors)
             raise typer.Exit(2)
@@ -244,7 +251,7 @@ def register(app: typer.Typer) -> None:
         from ..decode.registry import default_registry
         from ..store import RunWriter, open_store
 
-        from ..evaluate import Evaluation, print_alerts
+        from ..evaluate import Evaluation
 
         evaluation = Evaluation(rules, builtin=not no_builtin, streaming=True)  # bounded memory, however long
         engine = open_store(db)
@@ -265,9 +272,4 @@ def register(app: typer.Typer) -> None:
             outcome = _evaluate(evaluation, engine, writer, events_file, kinds, published)
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "kernel_drops": stats.kernel_drops,
                              "alerts": len(outcome.alerts)}
-        summary = _summary(stats, kinds, writer.run_id, outcome)
-        if json_out:
-            emit_json(summary)
-        else:
-            _print_summary(summary, time.perf_counter() - started)
-            print_alerts(outcome.alerts)
+        _output(stats, kinds, writer.run_id, outcome, json_out, time.perf_counter() - started)

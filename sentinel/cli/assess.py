@@ -24,7 +24,7 @@ from typing import Any
 import typer
 
 from ..errors import InputError, SentinelError
-from .common import DB_OPTION, JSON_OPTION, emit_json
+from .common import DB_OPTION, JSON_OPTION, emit_json, print_table
 
 SYSTEM_OPTION = typer.Option(..., "--system", help="Name of the assessed system.")
 WORKSHEET_FIELDS = ("system", "unit", "key", "title", "object", "observed", "result", "evidence", "assessor",
@@ -92,18 +92,6 @@ def _object(engine, system: str, obj: str | None, source: str = "--object", posi
     return obj.strip()
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-    Console(highlight=False).print(t)
-
-
 def _print_assessment(out: dict[str, Any]) -> None:
     typer.echo(f"system {out['system']} (level {out['level']}, parts {', '.join(out['parts'])}), "
                f"assets: {', '.join(out['assets']) or 'none'}")
@@ -112,18 +100,18 @@ def _print_assessment(out: dict[str, Any]) -> None:
         c = f["item_counts"]
         rows.append([f["key"], f"{f['name_zh']} / {f['name_en']}", f["result_zh"], c["conform"], c["partial"],
                      c["nonconform"], c["not_applicable"], c["not_assessed"]])
-    _table("Results by family (items)", ["class", "family", "result", "符合", "部分符合", "不符合", "不适用", "未测评"],
+    print_table("Results by family (items)", ["class", "family", "result", "符合", "部分符合", "不符合", "不适用", "未测评"],
            rows)
     bad = [i for i in out["items"] if i["result"] in ("nonconform", "partial")]
     if bad:
-        _table("Deficient items", ["unit", "item", "result", "objects", "high risk"],
+        print_table("Deficient items", ["unit", "item", "result", "objects", "high risk"],
                [[i["unit"], i["key"], i["result_zh"],
                  ", ".join(o for o, r in i["objects"].items() if r in ("nonconform", "partial")),
                  ", ".join(h["case"] + (" (mitigated)" if h["mitigated"] else "") for h in i["high_risk"])]
                 for i in bad])
     risks = out["risk"]["assets"]
     if risks:
-        _table("Risk by asset (GB/T 20984, " + out["risk"]["system"]["method"] + ")",
+        print_table("Risk by asset (GB/T 20984, " + out["risk"]["system"]["method"] + ")",
                ["asset", "Ia", "T", "V", "likelihood", "loss", "risk"],
                [[r["asset"], r["factors"]["asset_value"]["value"], r["factors"]["threat"]["value"],
                  r["factors"]["vulnerability"]["value"], r["likelihood"], r["loss"],
@@ -236,7 +224,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json({"systems": rows})
             return
-        _table("Systems", ["name", "level", "S/A", "parts", "assets", "description"],
+        print_table("Systems", ["name", "level", "S/A", "parts", "assets", "description"],
                [[r["name"], r["level"], r["sa_code"], ", ".join(r["parts"]), r["assets"], r["description"]]
                 for r in rows])
 

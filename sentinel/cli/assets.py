@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from ..errors import InputError
-from .common import DB_OPTION, JSON_OPTION, emit_json
+from .common import DB_OPTION, JSON_OPTION, emit_json, print_table
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.I)
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -39,18 +39,6 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "never"
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-    Console(highlight=False).print(t)
 
 
 def register(app: typer.Typer) -> None:
@@ -84,11 +72,11 @@ def register(app: typer.Typer) -> None:
                                   "devices": len(rec["devices"]), "unknown": len(rec["unknown"])}})
             return
         if assets or not (unknown or silent):
-            _table("Inventory", ["name", "layer", "crit", "level", "mac", "ip", "role", "last seen", "flags"],
+            print_table("Inventory", ["name", "layer", "crit", "level", "mac", "ip", "role", "last seen", "flags"],
                    [[a["name"], a["layer"], a["criticality"], a["protection_level"], a["mac"], a["ip"], a["role"],
                      _when(a["last_seen"]), "silent" if a["silent"] else ""] for a in assets])
         if unknown_devs or not (unknown or silent):
-            _table("Unknown devices (not in the inventory)", ["key", "ips", "vendor", "role", "last seen"],
+            print_table("Unknown devices (not in the inventory)", ["key", "ips", "vendor", "role", "last seen"],
                    [[d["key"], ", ".join(d["ips"][:3]), d["vendor"], d["role"], _when(d["last_seen"])]
                     for d in unknown_devs])
 

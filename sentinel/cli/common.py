@@ -29,3 +29,16 @@ def fail(exc: SentinelError) -> None:
 def interactive() -> bool:
     """Progress bars only on a TTY (stderr), quiet otherwise."""
     return sys.stderr.isatty()
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A rich table of plain values (None shows as empty), long cells folded rather than cut."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    Console(highlight=False).print(t)

@@ -430,7 +430,7 @@ def mark_remediated(engine: Engine, system: str, req: Requirement, obj: str | No
     return len(ids)
 
 
-def _network(ip: str, cfg: AssessConfig) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+def network_of(ip: str, cfg: AssessConfig) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
@@ -483,7 +483,7 @@ def load_observations(engine: Engine, assets: list[dict[str, Any]], event_kinds:
     rec = reconcile(engine, cfg.silence_seconds)
     names = {a["name"] for a in assets}
     obs.silent_assets = [a["name"] for a in rec["assets"] if a["name"] in names and a["silent"]]
-    nets = {n for n in (_network(ip, cfg) for ip in ips) if n is not None}
+    nets = {n for n in (network_of(ip, cfg) for ip in ips) if n is not None}
     for d in rec["unknown"]:
         if any(ipaddress.ip_address(ip) in n for ip in d.get("ips") or [] for n in nets if _valid(ip)):
             obs.unknown_devices.append({"key": d["key"], "ips": d.get("ips") or []})

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .. import __version__
+from ..compliance.assess import network_of
 from ..compliance.config import AssessConfig
 
 #: the alert table (migration 0004) read directly: importing sentinel.detect would load the detection engine
@@ -107,21 +108,12 @@ def family_rows(assessment: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _network(ip: str, cfg: AssessConfig):
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    prefix = cfg.network_prefix_v4 if addr.version == 4 else cfg.network_prefix_v6
-    return ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
-
-
 def discrepancies(rec: dict[str, Any], assets: list[dict[str, Any]], cfg: AssessConfig = AssessConfig()
                   ) -> dict[str, Any]:
     """Unknown devices in the networks of the system's assets (the same scope the assessment uses) and the
     system's silent assets."""
     names = {a["name"] for a in assets}
-    nets = {n for n in (_network(a["ip"], cfg) for a in assets if a.get("ip")) if n is not None}
+    nets = {n for n in (network_of(a["ip"], cfg) for a in assets if a.get("ip")) if n is not None}
 
     def inside(ip: str) -> bool:
         try:
