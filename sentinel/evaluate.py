@@ -40,7 +40,7 @@ def yara_sources(rule_dirs: list[Path], builtin: bool) -> list[Path]:
 @dataclass
 class Outcome:
     alerts: list[Any] = field(default_factory=list)  # sentinel.detect.Alert
-    extra_events: list[Event] = field(default_factory=list)  # heartbeat_lost
+    extra_events: list[Event] = field(default_factory=list)  # heartbeat_lost, device_unknown
     assets: dict[str, Any] = field(default_factory=dict)
     rules: dict[str, int] = field(default_factory=dict)
 
@@ -116,14 +116,20 @@ class Evaluation:
                 process(ev.to_dict())
             for ev in lost:
                 process(ev.to_dict())
-            out.extra_events = lost
+            out.extra_events = list(lost)
             self.lost_count = len(lost)
         if self.observer is not None:
-            from .assets.registry import upsert_devices
+            from .assets.registry import unknown_device_events, upsert_devices
 
             devices = self.observer.devices()
-            out.assets = upsert_devices(db, devices, run_id)
-            out.assets.update(devices=len(devices), heartbeat_lost=self.lost_count, dropped=self.observer.dropped)
+            new_keys: list[str] = []
+            out.assets = upsert_devices(db, devices, run_id, new_keys)
+            unknown = unknown_device_events(db, devices, new_keys)
+            for ev in unknown:
+                self.engine.process(ev.to_dict())
+            out.extra_events += unknown
+            out.assets.update(devices=len(devices), heartbeat_lost=self.lost_count, unknown_devices=len(unknown),
+                              dropped=self.observer.dropped)
         out.alerts = sorted(self.engine.finish(), key=lambda a: (a.first_seen, a.rule))
         return out
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import InputError
-from ..events.perception import HeartbeatLost
+from ..events.perception import DeviceUnknown, HeartbeatLost
 from .observe import Observer, ObserverConfig, judge
 from .oui import normalize_mac
 from .tables import ASSET_FIELDS, Asset, ObservedDevice
@@ -75,7 +75,8 @@ def _merge_row(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def upsert_devices(engine: Engine, devices: Iterable[dict[str, Any]], run_id: int | None = None) -> dict[str, int]:
+def upsert_devices(engine: Engine, devices: Iterable[dict[str, Any]], run_id: int | None = None,
+                   new_keys: list[str] | None = None) -> dict[str, int]:
     """Write this run's observed devices, merged into what the store has. IP-keyed rows whose MAC is now known
     fold into the MAC's row. One transaction; existing rows are read in bulk (a capture can show thousands of
     devices: one query per device measured ~2 ms each)."""
@@ -111,6 +112,8 @@ def upsert_devices(engine: Engine, devices: Iterable[dict[str, Any]], run_id: in
             else:
                 inserts.append(values)
                 counts["new"] += 1
+                if new_keys is not None:
+                    new_keys.append(values["key"])
         if inserts:
             conn.execute(_DEV.insert(), inserts)
         if updates:  # one executemany, not one round trip per device
@@ -211,6 +214,35 @@ def list_devices(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(_DEV).order_by(_DEV.c.key)).mappings().all()
     return [{c: r[c] for c in _DEVICE_COLS} for r in rows]
+
+
+#: roles of devices that belong to the perception layer (sensor nodes, gateways, controllers, cameras)
+FIELD_ROLES = frozenset({"mqtt_client", "mqtt_broker", "modbus_master", "modbus_slave", "coap_server", "camera",
+                         "gateway"})
+
+
+def unknown_device_events(engine: Engine, devices: list[dict[str, Any]], new_keys: list[str],
+                          sensor: str = "assets") -> list[DeviceUnknown]:
+    """`device_unknown` events for devices first seen now that match no inventory asset.
+
+    Why only with an inventory: before one is imported every device is "unknown" and the events would be noise;
+    `sentinel assets list --unknown` shows them all anyway. Why only field devices (IoT roles): the control is
+    about nodes joining the perception layer; a citizen's phone reaching the portal is a client, not a node.
+    """
+    assets = list_assets(engine)
+    if not assets or not new_keys:
+        return []
+    fresh = set(new_keys)
+    out = []
+    for dev in devices:
+        if dev["key"] not in fresh or not FIELD_ROLES & set(dev.get("roles") or {}) or any(_matches(a, dev)
+                                                                                          for a in assets):
+            continue
+        ips = dev.get("ips") or []
+        out.append(DeviceUnknown(ts=dev.get("first_seen") or 0.0, sensor=sensor, src_ip=ips[0] if ips else None,
+                                 device=dev["key"], vendor=dev.get("vendor"), roles=sorted(dev.get("roles") or {}),
+                                 protocols=sorted(dev.get("protocols") or {})))
+    return out
 
 
 def _matches(asset: dict[str, Any], dev: dict[str, Any]) -> bool:

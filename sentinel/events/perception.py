@@ -84,3 +84,13 @@ class HeartbeatLost(Event):
     silent_for: float = doc("Seconds since the device was last seen.", 0.0)
     last_seen: float = doc("Time the device was last seen.", 0.0)
     protocol: str | None = doc("Protocol whose reports stopped (mqtt, modbus...); none when the whole device fell silent.")
+
+
+@event_kind("device_unknown", "perception", "A device seen for the first time that is in no inventory asset: an "
+            "unauthorised node joining (only raised once an inventory exists).")
+@dataclass(slots=True, kw_only=True)
+class DeviceUnknown(Event):
+    device: str = doc("Device key (MAC or IP).", "")
+    vendor: str | None = doc("Vendor from the MAC's OUI, when known.")
+    roles: list[str] = doc("Role guesses (mqtt_client, modbus_master, camera...).", default_factory=list)
+    protocols: list[str] = doc("Protocols it was seen speaking.", default_factory=list)

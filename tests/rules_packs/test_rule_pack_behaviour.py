@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sentinel.events.application import Auth, HttpAccess, YaraMatch
-from sentinel.events.perception import Coap, Credential, HeartbeatLost, Modbus, Mqtt
+from sentinel.events.perception import Coap, Credential, DeviceUnknown, HeartbeatLost, Modbus, Mqtt
 from sentinel.events.transport import Arp, Conn, Dns, Http, Icmp, Tls
 
 from .packs import PACKS, REPO
@@ -184,6 +184,9 @@ CASES = [
     ("Device Heartbeat Lost",
      [HeartbeatLost(ts=T0, device="10.3.0.7", interval=60.0, silent_for=900.0, last_seen=T0 - 900)],
      [Modbus(ts=T0, src_ip="10.3.0.7", func_code=3)]),
+    ("Unknown Device Joined the Network",
+     [DeviceUnknown(ts=T0, src_ip="10.20.0.66", device="10.20.0.66", roles=["modbus_master"])],
+     [Modbus(ts=T0, src_ip="10.20.0.66", func_code=5)]),
     # application
     ("SQL Injection Attempt in Web Request",
      [web("/item.php?id=1%20UNION%20SELECT%201,2,3--")], [web("/search?q=select+your+union+rep")]),
