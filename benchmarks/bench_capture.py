@@ -46,21 +46,27 @@ def _rss_kb(pid: int) -> int:
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds, peak summed RSS (KiB) of the process tree, and the result."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    peak = 0
-    while proc.poll() is None:
-        tree, todo = [], [proc.pid]
-        while todo:
-            p = todo.pop()
-            tree.append(p)
-            todo += _children(p)
-        peak = max(peak, sum(_rss_kb(p) for p in tree))
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    """Wall seconds, peak summed RSS (KiB) of the process tree, and the result.
+
+    Output goes to temporary files, not pipes: a pipe nobody drains while we poll would block a tool that prints
+    more than the pipe holds (analyze --json with many alerts does).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        peak = 0
+        while proc.poll() is None:
+            tree, todo = [], [proc.pid]
+            while todo:
+                p = todo.pop()
+                tree.append(p)
+                todo += _children(p)
+            peak = max(peak, sum(_rss_kb(p) for p in tree))
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,13 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--file", type=Path, default=None)
+    ap.add_argument("--no-detect", action="store_true", help="time `analyze --no-detect` (decode and store only)")
     a = ap.parse_args(argv)
-    cap = a.file or REPO / "bench-data" / f"cap_{a.packets // 1000}k.pcap"
+    name = f"cap_{a.packets // 1_000_000}M.pcap" if a.packets % 1_000_000 == 0 else f"cap_{a.packets // 1000}k.pcap"
+    cap = a.file or REPO / "bench-data" / name
     if not cap.exists():
         cap.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(cap), "--packets",
                         str(a.packets)], check=True)
-    sentinel = [sys.executable, "-m", "sentinel.cli.main", "analyze", str(cap), "--json"]
+    sentinel = [sys.executable, "-m", "sentinel.cli.main", "analyze", str(cap), "--json",
+                *(["--no-detect"] if a.no_detect else [])]
     tshark = ["tshark", "-r", str(cap), "-q", "-z", "conv,ip"]
     results: dict[str, list[tuple[float, int]]] = {"sentinel": [], "tshark": []}
     packets = None
@@ -100,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'tool':<28}{'wall s':>9}{'min-max':>15}{'pkt/s':>12}{'peak MiB':>10}")
     for k, label in (("sentinel", "sentinel analyze (SQLite)"), ("tshark", "tshark -q -z conv,ip")):
         ws = [w for w, _ in results[k]]
+        if k == "sentinel" and a.no_detect:
+            label = "sentinel analyze --no-detect"
         print(f"{label:<28}{med[k]:>9.2f}{min(ws):>7.2f}-{max(ws):<7.2f}{packets / med[k]:>12,.0f}{peak[k] / 1024:>10.0f}")
     ratio = med["tshark"] / med["sentinel"]
     print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip")
