@@ -64,6 +64,8 @@ class Evaluation:
         self.streaming = streaming
         self.events: list[Event] = []
         self.lost_count = 0
+        self.systems: dict[str, str] | None = None  # inventory: IP -> system, read once when first needed
+        self.db = None
         if not enabled:
             return
         dirs = [Path(d) for d in rule_dirs]
@@ -82,6 +84,7 @@ class Evaluation:
             return []
         lost: list[Event] = []
         for ev in events:
+            self._authorise(ev)
             if self.observer is not None:
                 lost += self.observer.observe(ev)
             self.engine.process(ev.to_dict())
@@ -89,6 +92,19 @@ class Evaluation:
             self.engine.process(ev.to_dict())
         self.lost_count += len(lost)
         return lost
+
+    def use_inventory(self, db) -> None:
+        """Read the inventory (IP -> system) that authorises Modbus masters for slaves; no inventory, no verdict."""
+        from .assets.registry import list_assets
+
+        assets = list_assets(db)
+        self.systems = {a["ip"]: a["system"] for a in assets if a.get("ip") and a.get("system")} if assets else None
+
+    def _authorise(self, ev: Event) -> None:
+        # why here: authorisation is site data (the inventory), not something the decoder can know
+        if ev.KIND == "modbus" and self.systems is not None and getattr(ev, "request", True):
+            master, slave = self.systems.get(ev.src_ip or ""), self.systems.get(ev.dst_ip or "")
+            ev.master_authorised = master is not None and master == slave
 
     def scan(self, payloads: list[Payload]) -> list[Event]:
         """YARA over traffic payloads; the matches are events of the run (the caller adds and stores them)."""
@@ -110,6 +126,10 @@ class Evaluation:
         out = Outcome(rules={"rules": len(self.ruleset.rules), "correlations": len(self.ruleset.correlations)})
         if not self.streaming:
             self.events.sort(key=_ts)  # capture workers deliver flows when they close, not in time order
+            if self.systems is None:
+                self.use_inventory(db)
+            for ev in self.events:
+                self._authorise(ev)
             lost = self.observer.observe_all(self.events) if self.observer is not None else []
             process = self.engine.process
             for ev in self.events:

@@ -255,6 +255,7 @@ def register(app: typer.Typer) -> None:
 
         evaluation = Evaluation(rules, builtin=not no_builtin, streaming=True)  # bounded memory, however long
         engine = open_store(db)
+        evaluation.use_inventory(engine)
         started = time.perf_counter()
         with ExitStack() as stack:
             events_file = _EventsFile(events) if events else None

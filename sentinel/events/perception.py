@@ -65,6 +65,9 @@ class Modbus(Event):
     request: bool = doc("True when the request was seen; False for a response without a request (its facts only).", True)
     response: bool = doc("True when a response was seen.", False)
     rtt: float | None = doc("Seconds between request and response.")
+    master_authorised: bool | None = doc(
+        "Whether the inventory authorises this master for this slave: both are assets of the same system. None "
+        "when no inventory is imported (set at evaluation time, not stored with the event).")
 
 
 @event_kind("credential", "transport", "A credential seen in cleartext (the secret itself is never kept).")

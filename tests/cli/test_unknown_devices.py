@@ -32,3 +32,21 @@ def test_no_inventory_means_no_unknown_device_alerts(tmp_path: Path) -> None:
     out = _analyze(f"sqlite:///{tmp_path / 'b.db'}")
     assert "device_unknown" not in out["events"]
     assert not [a for a in out["alerts"] if a["title"] == "Unknown Device Joined the Network"]
+
+
+def test_modbus_writes_from_a_master_outside_the_slaves_system_are_unauthorised(tmp_path: Path) -> None:
+    """The inventory authorises masters: the HMI and PLC 1 are one system; the rogue 10.20.0.66 is in none."""
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    assert run_cli("assets", "import", str(REPO / "samples" / "inventory.yaml"), "--db", db).returncode == 0
+    out = _analyze(db)
+    bad = [a for a in out["alerts"] if a["title"].startswith("Modbus Write or Diagnostics from a Master Not")]
+    # PLCs 1 and 2 are inventory assets of city-ops, like the HMI: only the rogue master is unauthorised for them
+    assert {(a["src"], a["dst"]) for a in bad if a["dst"] in ("10.20.1.1", "10.20.1.2")} == {("10.20.0.66", "10.20.1.2")}
+    # PLCs 3-8 are in no inventory: no master is authorised for them, the HMI included
+    assert ("10.20.0.5", "10.20.1.3") in {(a["src"], a["dst"]) for a in bad}
+    assert all(a["level"] == "high" and "T0855" in a["attack"] for a in bad)
+
+
+def test_without_an_inventory_no_master_is_judged(tmp_path: Path) -> None:
+    out = _analyze(f"sqlite:///{tmp_path / 'n.db'}")
+    assert not [a for a in out["alerts"] if a["title"].startswith("Modbus Write or Diagnostics from a Master Not")]
