@@ -43,19 +43,22 @@ rm -f out/sentinel.db out/sentinel.db-wal out/sentinel.db-shm   # the demo start
 export SENTINEL_DB="sqlite:///$PWD/out/sentinel.db"
 export SENTINEL_KEY_DIR="$PWD/out/keys"                          # demo keys, kept apart from your own
 S=.venv/bin/sentinel
+# signing key first: reports are signed and each run's alerts end on a signed ledger checkpoint
+[ -s "$SENTINEL_KEY_DIR/ed25519.pem" ] || $S keys init
+# the inventory first: it tells which devices are unknown and which Modbus masters are authorised
+$S assets import samples/inventory.yaml --replace
 # perception + transport: the city capture (MQTT sensors, Modbus PLCs, CoAP nodes, portal traffic, a scan, a tunnel)
 $S analyze samples/city.pcap --events out/city-events.jsonl
 # application: the portal's access log and the gateway's auth log
 $S ingest samples/portal-access.log samples/auth.log --events out/log-events.jsonl
-# the system: inventory, grading (GB/T 22240), one assessor finding, then the assessment (GB/T 22239/28448)
-$S assets import samples/inventory.yaml --replace
+# the system: grading (GB/T 22240), one assessor finding, then the assessment (GB/T 22239/28448)
 $S levels grade --system city-ops --parts general,iot --s-object society --s-degree serious \
    --a-object rights --a-degree serious
 $S assess record "8.1.10.13 c" --system city-ops --result nonconform --assessor "demo assessor" \
    --evidence "No emergency drill recorded in the last 12 months"
 $S assess --system city-ops
-# the signed graded report (zh) and its verification
-[ -s "$SENTINEL_KEY_DIR/ed25519.pem" ] || $S keys init
+# the signed graded report (zh), its verification, and the ledger's
 $S report render --system city-ops --format html --lang zh --assessor "Sentinel demo" --out out/city-ops-report.html
 $S report verify out/city-ops-report.html
+$S ledger verify
 echo "report: out/city-ops-report.html (signature out/city-ops-report.html.sig)   store: out/sentinel.db"

@@ -15,6 +15,7 @@ a run is bounded by its input (the daemon evaluates in periods).
 
 from __future__ import annotations
 
+import heapq
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,13 +47,17 @@ class Outcome:
 
 
 class Evaluation:
-    """Collects a run's events and evaluates them; see the module docstring.
+    """Evaluates a run's events in time order with bounded memory; see the module docstring.
 
-    Batch mode (default) keeps the run's events and evaluates them in time order at `finish`. Streaming mode
-    (`streaming=True`, for followers and the daemon, whose input arrives in time order and never ends) evaluates each
-    event as it is added and keeps none: memory is bounded by the engine's and the observer's own caps; `drain`
-    returns alerts that are final.
+    Events pass through a reorder buffer (a heap on `ts`) before asset discovery and the rules engine see them:
+    capture workers deliver a flow's events when the flow closes and several log files interleave, so arrival order
+    is not time order, but it is close to it. The buffer holds `reorder` events (batch runs: 200,000; streaming
+    runs such as `watch` and `ingest --follow`, whose input never ends: 20,000) and releases the oldest beyond that,
+    so memory stays bounded however large the input. `drain` returns alerts that are final.
     """
+
+    BATCH_REORDER = 200_000
+    STREAM_REORDER = 20_000
 
     def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True,
                  streaming: bool = False, enabled: bool = True) -> None:
@@ -62,10 +67,11 @@ class Evaluation:
 
         self.enabled = enabled  # False: events are only stored (`analyze --no-detect`; `sentinel detect` later)
         self.streaming = streaming
-        self.events: list[Event] = []
+        self.reorder = self.STREAM_REORDER if streaming else self.BATCH_REORDER
+        self._heap: list[tuple[float, int, Event]] = []
+        self._seq = 0
         self.lost_count = 0
-        self.systems: dict[str, str] | None = None  # inventory: IP -> system, read once when first needed
-        self.db = None
+        self.systems: dict[str, str] | None = None  # inventory: IP -> system (use_inventory)
         if not enabled:
             return
         dirs = [Path(d) for d in rule_dirs]
@@ -75,30 +81,34 @@ class Evaluation:
         self.observer = Observer() if assets else None
         self.engine = Engine(self.ruleset)
 
-    def add(self, events: list[Event]) -> list[Event]:
-        """Take events of the run. Streaming: returns heartbeat_lost events they revealed (store them too)."""
-        if not self.enabled:
-            return []
-        if not self.streaming:
-            self.events.extend(events)
-            return []
-        lost: list[Event] = []
-        for ev in events:
-            self._authorise(ev)
-            if self.observer is not None:
-                lost += self.observer.observe(ev)
-            self.engine.process(ev.to_dict())
-        for ev in lost:
-            self.engine.process(ev.to_dict())
-        self.lost_count += len(lost)
-        return lost
-
     def use_inventory(self, db) -> None:
         """Read the inventory (IP -> system) that authorises Modbus masters for slaves; no inventory, no verdict."""
         from .assets.registry import list_assets
 
-        assets = list_assets(db)
+        assets = list_assets(db) if self.enabled else []
         self.systems = {a["ip"]: a["system"] for a in assets if a.get("ip") and a.get("system")} if assets else None
+
+    def add(self, events: list[Event]) -> list[Event]:
+        """Take events of the run; returns heartbeat_lost events found on the way (store them with the run)."""
+        if not self.enabled:
+            return []
+        heap = self._heap
+        for ev in events:
+            self._seq += 1
+            heapq.heappush(heap, (ev.ts, self._seq, ev))
+        lost: list[Event] = []
+        while len(heap) > self.reorder:
+            lost += self._feed(heapq.heappop(heap)[2])
+        return lost
+
+    def _feed(self, ev: Event) -> list[Event]:
+        self._authorise(ev)
+        lost = self.observer.observe(ev) if self.observer is not None else []
+        self.engine.process(ev.to_dict())
+        for h in lost:
+            self.engine.process(h.to_dict())
+        self.lost_count += len(lost)
+        return lost
 
     def _authorise(self, ev: Event) -> None:
         # why here: authorisation is site data (the inventory), not something the decoder can know
@@ -115,29 +125,19 @@ class Evaluation:
         return scan_payloads(self.yara, payloads)
 
     def drain(self) -> list[Any]:
-        """Streaming: alerts that are final (quiet for longer than the aggregation window)."""
+        """Alerts that are final (quiet for longer than the aggregation window), for publishing while running."""
         return self.engine.drain_closed() if self.enabled else []
 
     def finish(self, db, run_id: int | None) -> Outcome:
-        """Asset discovery and detection over the run. The caller stores `extra_events` (heartbeat_lost) with the
-        run, then the alerts (so they link to stored evidence)."""
+        """Evaluate what is still buffered, upsert the devices seen, and close the engine. The caller stores
+        `extra_events` (heartbeat_lost, device_unknown) with the run, then the alerts (so they link to stored
+        evidence)."""
         if not self.enabled:
             return Outcome()
         out = Outcome(rules={"rules": len(self.ruleset.rules), "correlations": len(self.ruleset.correlations)})
-        if not self.streaming:
-            self.events.sort(key=_ts)  # capture workers deliver flows when they close, not in time order
-            if self.systems is None:
-                self.use_inventory(db)
-            for ev in self.events:
-                self._authorise(ev)
-            lost = self.observer.observe_all(self.events) if self.observer is not None else []
-            process = self.engine.process
-            for ev in self.events:
-                process(ev.to_dict())
-            for ev in lost:
-                process(ev.to_dict())
-            out.extra_events = list(lost)
-            self.lost_count = len(lost)
+        heap = self._heap
+        while heap:
+            out.extra_events += self._feed(heapq.heappop(heap)[2])
         if self.observer is not None:
             from .assets.registry import unknown_device_events, upsert_devices
 

@@ -52,19 +52,24 @@ DRAIN_EVERY = 5.0  # seconds between publishing final alerts in streaming mode (
 
 
 def _consume(run, writer, events_file: _EventsFile | None, evaluation, db=None, live: bool = False) -> tuple:
-    """Store every batch; in streaming mode also publish alerts as they become final. -> (kinds, alerts)"""
+    """Store every batch; in streaming mode also publish alerts as they become final.
+    -> (events per kind, alerts published, whether the capture had flows for the deep path)"""
+    from ..dissect.wireshark import needs_deep
+
     kinds: Counter = Counter()
     published: list = []
     last = time.monotonic()
+    deep_needed = False
     for events, payloads in run:
         events = events + evaluation.scan(payloads)
         if events:
-            events = events + evaluation.add(events)  # streaming: heartbeat_lost revealed on the way
+            deep_needed = deep_needed or needs_deep(events)
+            events = events + evaluation.add(events)  # heartbeat_lost revealed on the way
             _store(events, writer, events_file, kinds)
         if evaluation.streaming and time.monotonic() - last > DRAIN_EVERY:
             last = time.monotonic()
             published += _publish(db, writer, evaluation.drain(), live)
-    return kinds, published
+    return kinds, published, deep_needed
 
 
 def _publish(db, writer, alerts: list, live: bool) -> list:
@@ -72,11 +77,11 @@ def _publish(db, writer, alerts: list, live: bool) -> list:
     if not alerts:
         return []
     from ..detect import store_alerts
-    from ..integrity.ledger import ledger_alerts
+    from ..integrity.ledger import record_run_alerts
 
     writer.flush()
     store_alerts(db, writer.run_id, alerts)
-    ledger_alerts(db, writer.run_id)  # tamper-evident record of what was alerted (sentinel ledger verify)
+    record_run_alerts(db, writer.run_id)  # tamper-evident; signed checkpoint when a local key is usable
     if live:
         for a in alerts:
             typer.echo(f"alert: {a.level} {a.title} {a.src or '-'} -> {a.dst or '-'} x{a.count} "
@@ -92,17 +97,17 @@ def _store(events: list[Event], writer, events_file: _EventsFile | None, kinds: 
 
 
 def _deep(captures: list[Path], sensor: str, evaluation, writer, events_file: _EventsFile | None,
-          kinds: Counter) -> None:
+          kinds: Counter, needed: bool) -> None:
     """The Wireshark path (sentinel/dissect), only for captures whose flows need it."""
-    from ..dissect.wireshark import dissect, needs_deep
+    from ..dissect.wireshark import dissect
 
-    if not needs_deep(evaluation.events):
+    if not needed:
         return
     res = dissect(captures, sensor)
     if res.skipped:
         typer.echo(f"warning: {res.skipped}", err=True)
     events = res.events + evaluation.scan(res.payloads)
-    evaluation.add(events)
+    events = events + evaluation.add(events)
     _store(events, writer, events_file, kinds)
 
 
@@ -212,6 +217,7 @@ def register(app: typer.Typer) -> None:
 
         evaluation = Evaluation(rules, builtin=not no_builtin, enabled=detect)
         engine = open_store(db)
+        evaluation.use_inventory(engine)
         started = time.perf_counter()
         progress_cm, cb = _progress("analysing")
         with ExitStack() as stack:
@@ -222,10 +228,10 @@ def register(app: typer.Typer) -> None:
             stack.enter_context(progress_cm)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
                                 progress=cb)
-            kinds, _ = _consume(run, writer, events_file, evaluation)
+            kinds, _, deep_needed = _consume(run, writer, events_file, evaluation)
             stats = run.stats
             if deep and detect:
-                _deep(captures, sensor, evaluation, writer, events_file, kinds)
+                _deep(captures, sensor, evaluation, writer, events_file, kinds, deep_needed)
             outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "alerts": len(outcome.alerts)}
             if stats.errors:
@@ -266,7 +272,7 @@ def register(app: typer.Typer) -> None:
             kinds: Counter = Counter()
             published: list = []
             try:
-                kinds, published = _consume(run, writer, events_file, evaluation, engine, live=not json_out)
+                kinds, published, _ = _consume(run, writer, events_file, evaluation, engine, live=not json_out)
             except KeyboardInterrupt:  # what was captured until then is still evaluated and stored
                 writer.mark("incomplete", "interrupted by the user")
             stats = run.stats

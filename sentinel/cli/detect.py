@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from ..detect import store_alerts
         from ..detect.tables import AlertEvidence, AlertRow
         from ..evaluate import Evaluation, alert_json, print_alerts
-        from ..integrity.ledger import ledger_alerts
+        from ..integrity.ledger import record_run_alerts
         from ..store import open_store
         from ..store.reader import run_events
         from ..store.tables import Run
@@ -44,11 +44,14 @@ def register(app: typer.Typer) -> None:
         if existing and not replace:
             raise InputError("--run", f"run {run} already has {existing} alerts; pass --replace to re-evaluate it")
         evaluation = Evaluation(rules, builtin=not no_builtin)
+        evaluation.use_inventory(engine)
         n = 0
+        found = []  # heartbeat_lost revealed on the way
         for ev in run_events(engine, run):
-            evaluation.add([ev])
+            found += evaluation.add([ev])
             n += 1
         outcome = evaluation.finish(engine, run)
+        outcome.extra_events = found + outcome.extra_events
         with engine.begin() as conn:
             if replace:
                 ids = sa.select(a.c.id).where(a.c.run_id == run)
@@ -57,7 +60,7 @@ def register(app: typer.Typer) -> None:
         append_events(engine, run, outcome.extra_events)
         if outcome.alerts:
             store_alerts(engine, run, outcome.alerts)
-            ledger_alerts(engine, run)
+            record_run_alerts(engine, run)
         if json_out:
             emit_json({"run_id": run, "events": n, "alerts": [alert_json(x) for x in outcome.alerts],
                        "assets": outcome.assets})

@@ -85,8 +85,9 @@ def register(app: typer.Typer) -> None:
         from ..store import RunWriter, open_store  # why lazy: sqlmodel costs ~0.6 s of start-up for every command
 
         follow = follow_ or follow_for is not None
-        evaluation = Evaluation(rules, builtin=not no_builtin, streaming=follow)  # following: bounded memory
+        evaluation = Evaluation(rules, builtin=not no_builtin, streaming=follow)
         engine = open_store(db)
+        evaluation.use_inventory(engine)
         stats = Stats()
         out: IO[str] | None = None
         if events_file is not None:
@@ -159,11 +160,11 @@ class _Sink:
         if not alerts:
             return
         from ..detect import store_alerts
-        from ..integrity.ledger import ledger_alerts
+        from ..integrity.ledger import record_run_alerts
 
         self.w.flush()
         store_alerts(self.db, self.w.run_id, alerts)
-        ledger_alerts(self.db, self.w.run_id)  # tamper-evident record of what was alerted
+        record_run_alerts(self.db, self.w.run_id)  # tamper-evident; signed checkpoint when a key is usable
         self.published += alerts
 
 

@@ -63,3 +63,20 @@ def test_wrong_pubkey_fails_checkpoints(store, tmp_path):
     init_keys(other)
     res = run_cli("ledger", "verify", "--pubkey", str(other / "ed25519.pub.pem"), env=e)
     assert res.returncode == 1 and b"FAIL seq 5: checkpoint" in res.stdout
+
+
+def test_runs_that_alert_end_on_a_signed_checkpoint_when_a_key_is_usable(tmp_path, corpus) -> None:
+    """The sensors append their alerts and anchor the chain themselves; verify then checks the signature."""
+    import json
+
+    from tests.conftest import run_cli as cli
+
+    env = {"SENTINEL_KEY_DIR": str(tmp_path / "keys")}
+    assert cli("keys", "init", env=env).returncode == 0
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    res = cli("ingest", str(corpus / "logs" / "dev_log07_auth_ssh_bruteforce_user_enum.log"), "--db", db, env=env)
+    assert res.returncode == 0, res.stderr
+    res = cli("ledger", "verify", "--db", db, "--json", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rep = json.loads(res.stdout)
+    assert rep["checkpoints"] == 1 and rep["checkpoints_verified"] == 1 and rep["entries"] == 2
