@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from tests.netns import veth_pair
+
 pytestmark = pytest.mark.netns
 
 NS_A, NS_B = "snt-cap-a", "snt-cap-b"
@@ -30,31 +32,10 @@ SEND = textwrap.dedent("""
 """)
 
 
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture
 def netns_pair():
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    try:
-        sh("ip", "netns", "add", NS_A)
-        sh("ip", "netns", "add", NS_B)
-        sh("ip", "link", "add", "veth-ca", "netns", NS_A, "type", "veth", "peer", "name", "veth-cb", "netns", NS_B)
-        for ns in (NS_A, NS_B):
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", NS_A, "addr", "add", "10.99.7.1/24", "dev", "veth-ca")
-        sh("ip", "-n", NS_B, "addr", "add", "10.99.7.2/24", "dev", "veth-cb")
-        sh("ip", "-n", NS_A, "link", "set", "veth-ca", "up")
-        sh("ip", "-n", NS_B, "link", "set", "veth-cb", "up")
+    with veth_pair(NS_A, NS_B, "veth-ca", "veth-cb", "10.99.7.1/24", "10.99.7.2/24"):
         yield
-    except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        pytest.skip(f"cannot create namespaces: {e}")
-    finally:
-        for ns in (NS_A, NS_B):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
 @pytest.mark.parametrize("bpf", ["", "udp or tcp"])

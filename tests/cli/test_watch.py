@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.netns import veth_pair
+
 pytestmark = pytest.mark.netns
 
 NS_A, NS_B = "snt-cli-a", "snt-cli-b"
@@ -26,34 +28,13 @@ SCAN = textwrap.dedent("""
 """)
 
 
-def sh(*args: str) -> None:
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture
-def veth_pair():
-    if os.geteuid() != 0:
-        pytest.skip("needs root for network namespaces")
-    try:
-        sh("ip", "netns", "add", NS_A)
-        sh("ip", "netns", "add", NS_B)
-        sh("ip", "link", "add", "veth-sa", "netns", NS_A, "type", "veth", "peer", "name", "veth-sb", "netns", NS_B)
-        for ns in (NS_A, NS_B):
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", NS_A, "addr", "add", "10.99.8.1/24", "dev", "veth-sa")
-        sh("ip", "-n", NS_B, "addr", "add", "10.99.8.2/24", "dev", "veth-sb")
-        sh("ip", "-n", NS_A, "link", "set", "veth-sa", "up")
-        sh("ip", "-n", NS_B, "link", "set", "veth-sb", "up")
+def namespaces():
+    with veth_pair(NS_A, NS_B, "veth-sa", "veth-sb", "10.99.8.1/24", "10.99.8.2/24"):
         yield
-    except (subprocess.CalledProcessError, FileNotFoundError) as e:
-        pytest.skip(f"cannot create namespaces: {e}")
-    finally:
-        for ns in (NS_A, NS_B):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
-def test_watch_sees_a_live_port_scan_and_alerts(veth_pair, tmp_path: Path) -> None:
+def test_watch_sees_a_live_port_scan_and_alerts(namespaces, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'live.db'}"
     watch = subprocess.Popen(["ip", "netns", "exec", NS_B, sys.executable, "-m", "sentinel.cli.main", "watch",
                               "--iface", "veth-sb", "--duration", "12", "--bpf", "tcp", "--json", "--db", db],
