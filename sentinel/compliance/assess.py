@@ -446,6 +446,20 @@ _ALERT = sa.table("alert", *(sa.column(c) for c in ("id", "rule", "title", "leve
                   *(sa.column(c, sa.JSON) for c in ("attack", "controls")))
 
 
+def alerts_touching(engine: Engine, ips: list[str], start: float | None, end: float | None) -> list[dict[str, Any]]:
+    """Stored alerts with one of `ips` as source or destination, overlapping the period, oldest first."""
+    if not ips:
+        return []
+    t = _ALERT
+    q = sa.select(t).where(sa.or_(t.c.src.in_(ips), t.c.dst.in_(ips)))
+    if start is not None:
+        q = q.where(t.c.last_seen >= start)
+    if end is not None:
+        q = q.where(t.c.first_seen <= end)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(t.c.first_seen, t.c.id)).mappings()]
+
+
 def load_observations(engine: Engine, assets: list[dict[str, Any]], event_kinds: Iterable[str],
                       start: float | None, end: float | None, cfg: AssessConfig = AssessConfig()) -> Observations:
     from ..assets.registry import reconcile
@@ -453,17 +467,9 @@ def load_observations(engine: Engine, assets: list[dict[str, Any]], event_kinds:
 
     ips = sorted({a["ip"] for a in assets if a.get("ip")})
     obs = Observations()
-    if ips:
-        t = _ALERT
-        q = sa.select(t).where(sa.or_(t.c.src.in_(ips), t.c.dst.in_(ips)))
-        if start is not None:
-            q = q.where(t.c.last_seen >= start)
-        if end is not None:
-            q = q.where(t.c.first_seen <= end)
-        with engine.connect() as conn:
-            for r in conn.execute(q.order_by(t.c.id)).mappings():
-                obs.alerts.append({k: r[k] for k in ("id", "rule", "title", "level", "layer", "type", "attack",
-                                                     "controls", "src", "dst", "count", "first_seen", "last_seen")})
+    for r in alerts_touching(engine, ips, start, end):
+        obs.alerts.append({k: r[k] for k in ("id", "rule", "title", "level", "layer", "type", "attack",
+                                             "controls", "src", "dst", "count", "first_seen", "last_seen")})
         kinds = sorted(set(event_kinds))
         if kinds:
             e = EventRow.__table__

@@ -17,12 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .. import __version__
-from ..compliance.assess import network_of
+from ..compliance.assess import alerts_touching, network_of
 from ..compliance.config import AssessConfig
 
-#: the alert table (migration 0004) read directly: importing sentinel.detect would load the detection engine
-_ALERT = sa.table("alert", *(sa.column(c) for c in ("id", "rule", "title", "level", "layer", "src", "dst", "count",
-                                                     "first_seen", "last_seen")))
 LAYERS = ("perception", "transport", "application")
 ALERT_LEVELS = ("critical", "high", "medium", "low", "informational")
 MAX_BUCKETS = 30
@@ -167,17 +164,8 @@ def assemble(assessment: dict[str, Any], catalogue, alerts: list[dict[str, Any]]
 
 def load_alerts(engine: Engine, ips: list[str], start: float | None, end: float | None) -> list[dict[str, Any]]:
     """Alerts with one of `ips` as source or destination, overlapping the period."""
-    if not ips:
-        return []
-    t = _ALERT
-    q = sa.select(t).where(sa.or_(t.c.src.in_(ips), t.c.dst.in_(ips)))
-    if start is not None:
-        q = q.where(t.c.last_seen >= start)
-    if end is not None:
-        q = q.where(t.c.first_seen <= end)
     try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q.order_by(t.c.first_seen)).mappings()]
+        return alerts_touching(engine, ips, start, end)
     except sa.exc.OperationalError:
         return []  # why: a store that never ran detection has no alert table; that is "no alerts", not a failure
 
