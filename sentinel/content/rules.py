@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yara
 
+from ..data import data_dir
+
 from ..errors import InputError
 
 RULE_SUFFIXES = (".yar", ".yara")
@@ -56,11 +58,11 @@ class RuleSet:
 
 
 def default_rules_dir() -> Path:
-    """SENTINEL_YARA_RULES, else `rules/yara` at the repository root (two levels above this package)."""
+    """SENTINEL_YARA_RULES, else the built-in `rules/yara` (see sentinel/data.py)."""
     env = os.environ.get(RULES_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "rules" / "yara"
+    return data_dir("rules") / "yara"
 
 
 def find_rule_files(sources: list[Path]) -> list[Path]:

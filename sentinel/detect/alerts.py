@@ -9,8 +9,9 @@ however many distinct sources a scan uses.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from .ruleset import RuleMeta
@@ -18,9 +19,16 @@ from .ruleset import RuleMeta
 EVIDENCE_FIELDS = ("ts", "kind", "uid", "src_ip", "src_port", "dst_ip", "dst_port", "source")
 
 
-def evidence_ref(ev: dict[str, Any]) -> dict[str, Any]:
-    """A small reference to an event: enough to find it in the store (run, kind, ts, uid / log `source` line)."""
-    return {k: ev[k] for k in EVIDENCE_FIELDS if ev.get(k) not in (None, "")}
+def evidence_ref(ev: Any) -> dict[str, Any]:
+    """A small reference to an event: enough to find it in the store (run, kind, ts, uid / log `source` line).
+    `ev` is an event dict, or an Event (read through Event.get)."""
+    return ref_dict(tuple(ev.get(k) for k in EVIDENCE_FIELDS))
+
+
+def ref_dict(values: tuple[Any, ...]) -> dict[str, Any]:
+    """The evidence reference from the values of EVIDENCE_FIELDS. Correlation state keeps these tuples and builds the
+    dict only when it fires: most of a group's references are pushed out of its bounded deque unseen."""
+    return {k: v for k, v in zip(EVIDENCE_FIELDS, values) if v not in (None, "")}
 
 
 @dataclass
@@ -42,7 +50,45 @@ class Alert:
     type: str = "detection"  # detection | event_count | value_count | temporal | temporal_ordered
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Like dataclasses.asdict (lists and dicts are copies), without its generic recursion: asdict measured
+        ~0.4 ms an alert, a third of `sentinel ingest`'s JSON output for a log with 34,000 alerts."""
+        return {name: _plain(getattr(self, name)) for name in _ALERT_FIELDS}
+
+
+#: values deepcopy (hence asdict) returns as they are; the containers below skip the call for them
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(v: Any) -> Any:
+    """What dataclasses.asdict makes of a value: containers copied recursively, other values deep-copied (for the
+    str / int / float / None an alert holds, deepcopy is the value itself)."""
+    t = type(v)
+    if t in _ATOMIC:
+        return v
+    if t is list:
+        return [x if type(x) in _ATOMIC else _plain(x) for x in v]
+    if t is dict:
+        return {(k if type(k) in _ATOMIC else _plain(k)): (x if type(x) in _ATOMIC else _plain(x)) for k, x in v.items()}
+    if t is tuple:
+        return tuple(x if type(x) in _ATOMIC else _plain(x) for x in v)
+    return _asdict_value(v)
+
+
+def _asdict_value(v: Any) -> Any:
+    """Anything else, as asdict treats it: dataclasses, namedtuples and container subclasses recursively, any other
+    object deep-copied."""
+    if is_dataclass(v) and not isinstance(v, type):
+        return asdict(v)
+    if isinstance(v, tuple) and hasattr(v, "_fields"):
+        return type(v)(*[_plain(x) for x in v])
+    if isinstance(v, (list, tuple)):
+        return type(v)(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return type(v)((_plain(k), _plain(x)) for k, x in v.items())
+    return copy.deepcopy(v)
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(Alert))
 
 
 class Aggregator:

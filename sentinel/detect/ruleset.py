@@ -25,9 +25,10 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
+from ..data import data_dir
 from ..errors import InputError
 from . import logsources
-from .compiler import CompileError, Compiled, compile_condition
+from .compiler import CompileError, Compiled, Node, compile_condition
 
 #: correlation windows longer than this are refused: state would have to live for weeks.
 MAX_TIMESPAN = 7 * 86400
@@ -41,8 +42,8 @@ class RuleError(InputError):
 
 
 def builtin_dir() -> Path:
-    """The repository's `rules/` directory (next to the `sentinel` package)."""
-    return Path(__file__).resolve().parents[2] / "rules"
+    """The built-in `rules/` directory (see sentinel/data.py)."""
+    return data_dir("rules")
 
 
 @dataclass
@@ -199,9 +200,25 @@ def load_files(files: list[Path]) -> RuleSet:
     return rs
 
 
+#: libyaml's parser with PyYAML's safe constructor: the same documents, parsed 12x faster than the pure-Python
+#: loader (30 rule files: 0.98 s -> 0.08 s; the pure parser was ~85 % of RuleSet.load).
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _parse_yaml(text: str) -> list[Any]:
+    """The file's YAML documents. A file libyaml rejects is parsed again by the pure-Python loader, so errors (and
+    their line numbers) read exactly as they always have."""
+    if _FAST_LOADER is not None:
+        try:
+            return list(yaml.load_all(text, Loader=_FAST_LOADER))  # noqa: S506 - CSafeLoader is the safe loader
+        except yaml.YAMLError:
+            pass
+    return list(yaml.safe_load_all(text))
+
+
 def _load_text(path: Path, text: str) -> tuple[list[Rule], list[tuple[SigmaCorrelationRule, dict[str, Any]]]]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in _parse_yaml(text) if d is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = f"line {mark.line + 1}" if mark is not None else None
@@ -355,8 +372,7 @@ def _build_rule(path: Path, text: str, rule: SigmaRule) -> Rule:
     if len(compiled) == 1:
         c = compiled[0]
     else:  # several conditions in a list are OR-ed (Sigma specification)
-        preds = [c.pred for c in compiled]
-        c = Compiled(lambda ev, memo: any(p(ev, memo) for p in preds), [l for x in compiled for l in x.leaves],
+        c = Compiled(Node("or", tuple(x.tree for x in compiled)), [l for x in compiled for l in x.leaves],
                      set().union(*(x.fields for x in compiled)))
     return Rule(meta=meta, compiled=c, guards=dict(target.guards), sigma=rule)
 

@@ -59,6 +59,18 @@ class Event:
                 d[name] = getattr(self, name)
         return d
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """Read a field the way `self.to_dict().get(name, default)` would, without building the dict: code written
+        for event dicts (rule guards, derived fields) then takes the event itself."""
+        names = _FIELD_CACHE.get(type(self)) or _field_names(type(self))
+        if name in names:
+            return getattr(self, name)
+        if name == "kind":
+            return self.KIND
+        if name == "layer":
+            return self.LAYER
+        return default
+
     def extra(self) -> dict[str, Any]:
         """The kind's own fields (those that are not common columns)."""
         return {n: getattr(self, n) for n in _own_field_names(type(self))}
