@@ -201,6 +201,17 @@ _HTTP = builder(Http, ("ts", "sensor", "src_ip", "src_port", "dst_ip", "dst_port
                        "response_body_len", "content_type", "username"))
 
 
+
+def _take(side: _Side, data: bytes, p: int, n: int) -> int:
+    """Consume up to `side.remaining` body bytes of data[p:n] (kept when the message keeps its body); new p."""
+    k = side.remaining
+    if k > n - p:
+        k = n - p
+    if side.msg is not None:
+        side.msg.keep(data[p:p + k])
+    side.remaining -= k
+    return p + k
+
 class HttpDecoder(StreamDecoder):
     service = "http"
     TCP_PORTS = TCP_PORTS
@@ -331,13 +342,7 @@ class HttpDecoder(StreamDecoder):
                 if side.state == _DEAD:
                     return
             elif st == _LENGTH:
-                k = side.remaining
-                if k > n - p:
-                    k = n - p
-                if side.msg is not None:
-                    side.msg.keep(data[p:p + k])
-                p += k
-                side.remaining -= k
+                p = _take(side, data, p, n)
                 if side.remaining == 0:
                     self._finish(side, ts, events)
             elif st == _UNTIL_CLOSE:
@@ -368,13 +373,7 @@ class HttpDecoder(StreamDecoder):
                     side.remaining = size
                     side.state = _CHUNK_DATA
             elif st == _CHUNK_DATA:
-                k = side.remaining
-                if k > n - p:
-                    k = n - p
-                if side.msg is not None:
-                    side.msg.keep(data[p:p + k])
-                p += k
-                side.remaining -= k
+                p = _take(side, data, p, n)
                 if side.remaining == 0:
                     side.state = _CHUNK_CRLF
             elif st == _CHUNK_CRLF:

@@ -205,6 +205,20 @@ class CorrelationState:
         self.groups.move_to_end(key)
         return g
 
+    def _touch(self, key: tuple[Any, ...], ts: float, ref: tuple[Any, ...]) -> _Group:
+        """The group of `key` (created if new, marked most recently used), with this match's time and evidence."""
+        g = self.groups.get(key)
+        if g is None:
+            g = self._new_group(key, ts)
+        else:
+            self.groups.move_to_end(key)
+        g.last = ts
+        evidence = g.evidence
+        evidence.append(ref)
+        if len(evidence) > self.max_evidence:
+            del evidence[0]
+        return g
+
     def _new_group(self, key: tuple[Any, ...], ts: float) -> _Group:
         g = _Group(ts)
         t = self.corr.type
@@ -255,31 +269,14 @@ class CorrelationState:
                 if f:
                     out.append(f)
                 del self.groups[key]
-        g = self.groups.get(key)
-        if g is None:
-            g = self._new_group(key, ts)
-        else:
-            self.groups.move_to_end(key)
-        g.last = ts
-        evidence = g.evidence
-        evidence.append(ref)
-        if len(evidence) > self.max_evidence:
-            del evidence[0]
+        g = self._touch(key, ts, ref)
         self._step(g, key, rid, value, ts, out)
         return out
 
-    def _update_value_sliding(self, rid: str, key: tuple[Any, ...], value: Any, ts: float, ref: tuple[Any, ...]) -> Sequence[Firing]:
+    def _update_value_sliding(self, rid: str, key: tuple[Any, ...], value: Any, ts: float,
+                              ref: tuple[Any, ...]) -> Sequence[Firing]:
         """`update` for value_count with a gt/gte threshold: the same steps, inlined."""
-        g = self.groups.get(key)
-        if g is None:
-            g = self._new_group(key, ts)
-        else:
-            self.groups.move_to_end(key)
-        g.last = ts
-        evidence = g.evidence
-        evidence.append(ref)
-        if len(evidence) > self.max_evidence:
-            del evidence[0]
+        g = self._touch(key, ts, ref)
         if value is None:
             return _NOTHING
         if isinstance(value, list):
@@ -307,18 +304,10 @@ class CorrelationState:
         g.active = False
         return _NOTHING
 
-    def _update_event_sliding(self, rid: str, key: tuple[Any, ...], value: Any, ts: float, ref: tuple[Any, ...]) -> Sequence[Firing]:
+    def _update_event_sliding(self, rid: str, key: tuple[Any, ...], value: Any, ts: float,
+                              ref: tuple[Any, ...]) -> Sequence[Firing]:
         """`update` for event_count with a gt/gte threshold: the same steps, inlined."""
-        g = self.groups.get(key)
-        if g is None:
-            g = self._new_group(key, ts)
-        else:
-            self.groups.move_to_end(key)
-        g.last = ts
-        evidence = g.evidence
-        evidence.append(ref)
-        if len(evidence) > self.max_evidence:
-            del evidence[0]
+        g = self._touch(key, ts, ref)
         times = g.times
         times.append(ts)
         limit = ts - self.span
