@@ -308,18 +308,21 @@ class CorrelationState:
                               ref: tuple[Any, ...]) -> Sequence[Firing]:
         """`update` for event_count with a gt/gte threshold: the same steps, inlined."""
         g = self._touch(key, ts, ref)
-        times = g.times
+        n = self._count_in_window(g.times, ts)
+        if self.check(n, self.threshold):
+            return self._active(key, g, n)
+        g.active = False
+        return _NOTHING
+
+    def _count_in_window(self, times: Any, ts: float) -> int:
+        """Add a match at `ts` to a group's times (a deque) and drop what left the window; the count inside it."""
         times.append(ts)
         limit = ts - self.span
         while times and times[0] < limit:
             times.popleft()
         while len(times) > self.keep:
             times.popleft()
-        n = len(times)
-        if self.check(n, self.threshold):
-            return self._active(key, g, n)
-        g.active = False
-        return _NOTHING
+        return len(times)
 
     def _active(self, key: tuple[Any, ...], g: _Group, n: int) -> Sequence[Firing]:
         """A sliding count is at or over its threshold: the first time, fire with the whole evidence; then add 1."""
@@ -332,14 +335,7 @@ class CorrelationState:
         if self.tumbling:
             g.count += 1
             return
-        times = g.times
-        times.append(ts)
-        limit = ts - self.span
-        while times and times[0] < limit:
-            times.popleft()
-        while len(times) > self.keep:
-            times.popleft()
-        self._slide(key, g, len(times), out)
+        self._slide(key, g, self._count_in_window(g.times, ts), out)
 
     def _value_count(self, g: _Group, key: tuple[Any, ...], rid: str, value: Any, ts: float, out: list[Firing]) -> None:
         if value is None:
