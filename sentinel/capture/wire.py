@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import Any, Callable
 
 from ..decode.base import Flow, Payload
+from ..decode.fastbuild import builder
 
 _GETTERS: dict[type, Callable[[Any], tuple]] = {}
 _BUILDERS: dict[type, Callable[[list], list]] = {}
@@ -34,25 +35,12 @@ def _getter(cls: type) -> Callable[[Any], tuple]:
 
 
 def _builder(cls: type) -> Callable[[list], list]:
-    """rows of field values -> objects, through the class's own constructor (keyword-only dataclasses)."""
+    """rows of field values -> objects, with the decoders' positional constructor (sentinel/decode/fastbuild.py:
+    slots stored directly, or the class's own constructor when it does more than store values)."""
     b = _BUILDERS.get(cls)
     if b is None:
-        names = _names(cls)
-        args = ", ".join(f"_{i}" for i in range(len(names)))
-        if hasattr(cls, "__post_init__") or getattr(cls, "__setattr__", object.__setattr__) is not object.__setattr__:
-            # the constructor does more than store the values: go through it
-            kw = ", ".join(f"{n}=_{i}" for i, n in enumerate(names))
-            src = f"def build(rows):\n    return [cls({kw}) for ({args},) in rows]\n"
-        else:
-            # every value comes from an object the constructor already built in the worker: store them directly
-            # (slot stores are ~3x cheaper than a keyword call of a 20-field __init__)
-            sets = "".join(f"        o.{n} = _{i}\n" for i, n in enumerate(names))
-            src = (f"def build(rows):\n    out = []\n    new = object.__new__\n    add = out.append\n"
-                   f"    for ({args},) in rows:\n        o = new(cls)\n{sets}        add(o)\n    return out\n")
-        ns: dict[str, Any] = {"cls": cls}
-        exec(src, ns)  # names come from dataclass fields (identifiers), never from data
-        b = ns["build"]
-        _BUILDERS[cls] = b
+        make = builder(cls, _names(cls))
+        b = _BUILDERS[cls] = lambda rows: [make(*r) for r in rows]
     return b
 
 

@@ -62,8 +62,7 @@ class Event:
     def get(self, name: str, default: Any = None) -> Any:
         """Read a field the way `self.to_dict().get(name, default)` would, without building the dict: code written
         for event dicts (rule guards, derived fields) then takes the event itself."""
-        names = _FIELD_CACHE.get(type(self)) or _field_names(type(self))
-        if name in names:
+        if name in _field_names(type(self)):
             return getattr(self, name)
         if name == "kind":
             return self.KIND
