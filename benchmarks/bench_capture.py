@@ -1,12 +1,14 @@
 """Time `sentinel analyze` against `tshark -q -z conv,ip` on the same capture, in one run.
 
-    python benchmarks/bench_capture.py [--packets 1000000] [--runs 3] [--file bench-data/cap_1M.pcap]
+    python benchmarks/bench_capture.py [--packets 1000000] [--runs 3] [--mix dense|city] [--file F.pcap] [--no-detect]
 
-Generates the capture with gen_capture.py when it is missing. Each round runs both tools (round-robin, so machine
-drift spreads over both), into a fresh SQLite store for Sentinel. Peak memory is the largest *sum* of memory over the
-whole process tree (Sentinel's workers included), sampled every 20 ms from /proc/PID/smaps_rollup, as PSS (each
-shared page divided among the processes sharing it: forked workers share the parent's pages) and, for comparison,
-as RSS (shared pages counted once per process, which overstates). Prints a table and a JSON line.
+Generates the capture with gen_capture.py when it is missing: bench-data/cap_1M.pcap for the default `dense` mix,
+bench-data/cap_1M_city.pcap for `--mix city` (bulk flows, mostly camera video: see gen_capture.py); `--file` takes
+any capture instead. Each round runs both tools (round-robin, so machine drift spreads over both), into a fresh
+SQLite store for Sentinel. Peak memory is the largest *sum* of memory over the whole process tree (Sentinel's
+workers included), sampled every 20 ms from /proc/PID/smaps_rollup, as PSS (each shared page divided among the
+processes sharing it: forked workers share the parent's pages) and, for comparison, as RSS (shared pages counted
+once per process, which overstates). Prints a table, the events per kind of the last round and a JSON line.
 """
 
 from __future__ import annotations
@@ -81,20 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--file", type=Path, default=None)
+    ap.add_argument("--file", type=Path, default=None, help="an existing capture (--mix and --packets then unused)")
+    ap.add_argument("--mix", choices=("dense", "city"), default="dense", help="the generated capture's mix")
     ap.add_argument("--no-detect", action="store_true", help="time `analyze --no-detect` (decode and store only)")
     a = ap.parse_args(argv)
-    name = f"cap_{a.packets // 1_000_000}M.pcap" if a.packets % 1_000_000 == 0 else f"cap_{a.packets // 1000}k.pcap"
+    size = f"{a.packets // 1_000_000}M" if a.packets % 1_000_000 == 0 else f"{a.packets // 1000}k"
+    name = f"cap_{size}.pcap" if a.mix == "dense" else f"cap_{size}_{a.mix}.pcap"
     cap = a.file or REPO / "bench-data" / name
     if not cap.exists():
         cap.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "gen_capture.py"), str(cap), "--packets",
-                        str(a.packets)], check=True)
+                        str(a.packets), "--mix", a.mix], check=True)
     sentinel = [sys.executable, "-m", "sentinel.cli.main", "analyze", str(cap), "--json",
                 *(["--no-detect"] if a.no_detect else [])]
     tshark = ["tshark", "-r", str(cap), "-q", "-z", "conv,ip"]
     results: dict[str, list[tuple[float, int, int]]] = {"sentinel": [], "tshark": []}
     packets = None
+    events: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(a.runs):
             db = Path(tmp) / f"run{i}.db"
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(res.stderr.decode(errors="replace"), file=sys.stderr)
                 return 1
             summary = json.loads(res.stdout)
-            packets = summary["packets"]
+            packets, events = summary["packets"], summary["events"]
             results["sentinel"].append((wall, pss, rss))
             wall, pss, rss, res = run_measured(tshark)
             if res.returncode != 0:
@@ -124,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{pss[k] / 1024:>14.0f}{rss[k] / 1024:>14.0f}")
     ratio = med["tshark"] / med["sentinel"]
     print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip (peak memory: sums over the process tree)")
+    n_events = sum(events.values())
+    print(f"events: {n_events:,} ({n_events / packets:.3f} per packet): "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(events.items(), key=lambda kv: -kv[1])))
     print(json.dumps({"packets": packets, "sentinel_s": med["sentinel"], "tshark_s": med["tshark"], "ratio": ratio,
                       "sentinel_peak_pss_mib": pss["sentinel"] / 1024, "sentinel_peak_rss_mib": rss["sentinel"] / 1024,
-                      "tshark_peak_pss_mib": pss["tshark"] / 1024, "tshark_peak_rss_mib": rss["tshark"] / 1024}))
+                      "tshark_peak_pss_mib": pss["tshark"] / 1024, "tshark_peak_rss_mib": rss["tshark"] / 1024,
+                      "events": n_events, "events_by_kind": events}))
     return 0
 
 

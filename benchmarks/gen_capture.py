@@ -1,14 +1,39 @@
 """Deterministic generator of a realistic smart-city capture (classic pcap, Ethernet, microsecond timestamps).
 
-    python benchmarks/gen_capture.py OUT.pcap [--packets 1000000] [--seed 42]
+    python benchmarks/gen_capture.py OUT.pcap [--packets 1000000] [--seed 42] [--mix dense|city] [--breakdown]
 
-The mix follows a city network: citizens on the government portal (HTTP, TLS), DNS (with a tunnelling burst), an
-HMI polling PLCs over Modbus/TCP (with a rogue master writing coils), sensors publishing MQTT telemetry (some
-connecting anonymously), CoAP nodes, ICMP, ARP, IPv6 DNS, and a SYN port scan. Checksums are correct.
+Two mixes of the same protocols and attacks. `dense` is the default and its output did not change when `city` came
+(1M packets, seed 42: md5 be699042b725e074f52ef1b970f9b561; samples/city.pcap: d7e56cd468b864dec36bcc71fe791a7d).
 
-Packets are written with `struct` rather than scapy: scapy builds about 1,500 packets/s here (measured), so a
-million would take over ten minutes; this writes about 50,000/s. The same generator, at a few thousand packets,
-makes the bundled sample capture (samples/city.pcap).
+`dense` (about 600 s for a million packets): citizens on the government portal (HTTP, TLS), DNS (with a tunnelling
+burst), an HMI polling PLCs over Modbus/TCP (with a rogue master writing coils), sensors publishing MQTT telemetry
+(some connecting anonymously), CoAP nodes, ICMP, ARP, IPv6 DNS, and a SYN port scan. Every session is short, so
+there is about one event per 2.4 packets: it stresses per-event work.
+
+`city` (about 77 s for a million packets, ~13,000 packets/s, ~115 Mbit/s: a busy aggregation link) puts the bulk
+flows that carry most packets of a real city network around the same sessions and attacks. By packet count:
+
+* camera video, ~65 %: ~28 cameras (for 1M packets) streaming 1080p H.264 at 2-4 Mbit/s to an NVR as RTP/UDP in
+  packets of up to 1,400 bytes of payload, i.e. ~180-360 packets/s each, 25 or 30 frames/s with an IDR frame
+  every 2 s, plus RTCP reports every 5 s. Surveillance recording runs around the clock and is the largest steady
+  load of a municipal network (video is over 80 % of IP traffic by bytes in Cisco's VNI), so it dominates here.
+* RTSP control, ~0.1 %: one TCP 554 session per camera opened by the NVR (OPTIONS, DESCRIBE with Digest
+  authentication, SETUP, PLAY, GET_PARAMETER keepalives every 30 s): control is a few packets beside its stream.
+* TLS bulk sessions, ~9 %: dashboards, backups and API clients keep sessions of 4-30 requests answered with 1 KB-
+  1 MB (log-normal, median 16 KB; a fifth are uploads), one record per segment as servers size records
+  dynamically: hundreds of application-data records per session in both directions, and HTTPS is the bulk of
+  non-video traffic.
+* HTTP downloads, ~6 %: firmware (cameras fetching updates), video exports, documents and map tiles of 100 KB-2 MB
+  (log-uniform) from update servers, cut at the 1,460-byte MSS and acknowledged every second segment (delayed ACK)
+  like every bulk transfer of this mix.
+* the dense mix's sessions with its own proportions, ~20 % (portal HTTP ~8.7 %, DNS ~3.6 %, short TLS ~2.8 %,
+  Modbus ~2 %, MQTT ~1.6 %, ICMP, ARP, CoAP, IPv6 DNS): transactions are many but small; the attacks keep their
+  absolute sizes (2,000-port SYN scan, 500-query tunnelling burst, rogue Modbus master, anonymous MQTT, attack
+  requests among the portal's), since they are events to find, not load.
+
+Checksums are correct. Packets are written with `struct` rather than scapy: scapy builds about 1,500 packets/s here
+(measured), so a million would take over ten minutes; this writes about 50,000/s. The same generator, at a few
+thousand packets, makes the bundled sample capture (samples/city.pcap, dense mix).
 """
 
 from __future__ import annotations
@@ -16,10 +41,12 @@ from __future__ import annotations
 import argparse
 import base64
 import heapq
+import math
 import random
 import struct
 import sys
 from array import array
+from collections import Counter
 from pathlib import Path
 
 ETH_IP = b"\x08\x00"
@@ -439,14 +466,384 @@ class Gen:
         return self.w.count
 
 
+# --- the `city` mix: bulk flows carry most packets -----------------------------------------------------------------
+
+MSS = 1460
+FU_MAX = 1400  # H.264 fragment per RTP packet: 12 (RTP) + 2 (FU-A) + 1,400 + 28 (UDP/IP) stays under a 1,500 MTU
+I_RATIO = 8.0  # an IDR frame is about 8 P-frames in size at constant bitrate
+CAMERA_OUIS = (b"\x44\x19\xb6", b"\x00\x40\x8c", b"\x3c\xef\x8c")  # Hikvision, Axis, Dahua
+VIDEO_SHARE, TLS_BULK_SHARE, HTTP_DL_SHARE = 0.65, 0.09, 0.06
+# mean packets per session, measured on the generator's output (used to turn shares into session counts)
+TLS_BULK_PER, HTTP_DL_PER, CAMERA_PPS = 830, 655, 285.0
+POOL = 1 << 20
+
+
+class TcpConn:
+    """One TCP connection of the city mix. Data is cut at the MSS and the receiver acknowledges every second
+    segment and the last one (delayed ACK), so bulk transfers have the data/ACK proportions of a real capture."""
+
+    def __init__(self, g: "CityGen", cmac: bytes, smac: bytes, c: bytes, s: bytes, sport: int, dport: int,
+                 rtt: float = 0.002) -> None:
+        self.g, self.cmac, self.smac, self.c, self.s, self.sport, self.dport = g, cmac, smac, c, s, sport, dport
+        self.rtt = rtt
+        self.cs, self.ss = g.rng.getrandbits(32), g.rng.getrandbits(32)
+
+    def seg(self, t: float, from_client: bool, flags: int, payload: bytes = b"") -> None:
+        if from_client:
+            frame = eth(self.cmac, self.smac, ETH_IP, ipv4(self.c, self.s, 6, tcp(
+                self.c, self.s, self.sport, self.dport, self.cs, self.ss, flags, payload)))
+            self.cs += len(payload)
+        else:
+            frame = eth(self.smac, self.cmac, ETH_IP, ipv4(self.s, self.c, 6, tcp(
+                self.s, self.c, self.dport, self.sport, self.ss, self.cs, flags, payload)))
+            self.ss += len(payload)
+        self.g.emit(t, frame)
+
+    def open(self, t: float) -> float:
+        self.seg(t, True, 0x02)
+        self.cs += 1
+        self.seg(t + self.rtt / 2, False, 0x12)
+        self.ss += 1
+        self.seg(t + self.rtt, True, 0x10)
+        return t + self.rtt
+
+    def send(self, t: float, from_client: bool, data: bytes, gap: float = 0.0002, ack: bool = True) -> float:
+        """Data in MSS segments `gap` seconds apart; returns when the last one arrived (or its ACK, if `ack`)."""
+        n = (len(data) + MSS - 1) // MSS
+        # the receiver's window (64,240 bytes, unscaled) bounds what is in flight over one round trip
+        gap = max(gap, self.rtt * MSS / 64240)
+        for i in range(n):
+            last = i == n - 1
+            self.seg(t, from_client, 0x18 if last else 0x10, data[i * MSS:(i + 1) * MSS])
+            if ack and (i % 2 == 1 or last):
+                self.seg(t + self.rtt / 2, not from_client, 0x10)
+            t += gap
+        return t - gap + (self.rtt / 2 if ack else 0.0)
+
+    def close(self, t: float) -> None:
+        self.seg(t, True, 0x11)
+        self.cs += 1
+        self.seg(t + self.rtt / 2, False, 0x11)
+        self.ss += 1
+        self.seg(t + self.rtt, True, 0x10)
+
+
+class Camera:
+    """A camera streaming H.264 over RTP/UDP to the NVR: `fps` frames a second, an IDR frame (preceded by SPS and
+    PPS) every two seconds, fragmented into FU-A packets of up to 1,400 bytes and sent as one burst per frame, plus
+    an RTCP sender report every 5 s and the NVR's receiver report back."""
+
+    def __init__(self, g: "CityGen", idx: int) -> None:
+        rng = g.rng
+        self.g, self.idx = g, idx
+        self.ip = ip4("10.40.%d.%d" % (idx // 200 + 1, idx % 200 + 10))
+        self.mac = mac(0x100 + idx, CAMERA_OUIS[idx % len(CAMERA_OUIS)])
+        self.nvr_port = 5000 + 2 * idx
+        self.ssrc, self.seq, self.rtp_ts = rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(32)
+        self.fps = rng.choice([25, 25, 30])
+        self.gop = 2 * self.fps
+        bitrate = rng.uniform(2e6, 4e6)
+        self.p_size = bitrate / 8 * 2 / (self.gop - 1 + I_RATIO)
+        self.frame_no = rng.randrange(self.gop)
+        self.next_ts = float("inf")  # set when PLAY is answered
+        self.rtcp_at = float("inf")
+        self.sent_pkts = self.sent_bytes = 0
+        # packets a second: full fragments, about half a packet more per frame for the last fragment, SPS and PPS
+        self.pps = bitrate / 8 / FU_MAX + self.fps * 0.5 + 1.0
+
+    def start(self, t: float) -> None:
+        """The NVR's RTSP session on TCP 554 (Digest authentication), then the stream starts; keepalives every
+        30 s stay on the connection, which outlives the capture."""
+        g, rng = self.g, self.g.rng
+        conn = TcpConn(g, g.nvr_mac, self.mac, g.nvr_ip, self.ip, rng.randint(32768, 60999), 554, rtt=0.001)
+        url = "rtsp://%d.%d.%d.%d:554/Streaming/Channels/101" % tuple(self.ip)
+        nonce = rng.randbytes(16).hex()
+        auth = ('Authorization: Digest username="nvr", realm="IP Camera", nonce="%s", uri="%s", response="%s"\r\n'
+                % (nonce, url, rng.randbytes(16).hex()))
+        session = "%08X" % rng.getrandbits(32)
+        sdp = ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=Media Presentation\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+               "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;"
+               "profile-level-id=640028\r\na=framerate:%d\r\na=control:trackID=1\r\n"
+               % (self.ssrc, ".".join(map(str, self.ip)), self.fps))
+        exchanges = [
+            (f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: NVR/4.2\r\n\r\n",
+             "RTSP/1.0 200 OK\r\nCSeq: 1\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER\r\n\r\n"),
+            (f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n",
+             f'RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Digest realm="IP Camera", nonce="{nonce}"'
+             "\r\n\r\n"),
+            (f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 3\r\nAccept: application/sdp\r\n{auth}\r\n",
+             f"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}"),
+            (f"SETUP {url}/trackID=1 RTSP/1.0\r\nCSeq: 4\r\nTransport: RTP/AVP;unicast;client_port={self.nvr_port}-"
+             f"{self.nvr_port + 1}\r\n{auth}\r\n",
+             f"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: {session};timeout=60\r\nTransport: RTP/AVP;unicast;"
+             f"client_port={self.nvr_port}-{self.nvr_port + 1};server_port=6970-6971;ssrc={self.ssrc:08X}\r\n\r\n"),
+            (f"PLAY {url} RTSP/1.0\r\nCSeq: 5\r\nSession: {session}\r\nRange: npt=0.000-\r\n{auth}\r\n",
+             f"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: {session}\r\nRTP-Info: url={url}/trackID=1;seq={self.seq};"
+             f"rtptime={self.rtp_ts}\r\n\r\n"),
+        ]
+        t = conn.open(t)
+        for req, resp in exchanges:
+            t = conn.send(t + 0.0005, True, req.encode(), ack=False)
+            t = conn.send(t + conn.rtt / 2 + 0.002, False, resp.encode())
+        self.next_ts = t + 0.01
+        self.rtcp_at = t + rng.uniform(1.0, 5.0)
+        ka, cseq = t + 30.0, 6
+        while ka < g.t0 + g.span:
+            t = conn.send(ka, True, f"GET_PARAMETER {url} RTSP/1.0\r\nCSeq: {cseq}\r\nSession: {session}\r\n\r\n"
+                          .encode(), ack=False)
+            conn.send(t + conn.rtt / 2 + 0.001, False, f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n\r\n".encode())
+            ka, cseq = ka + 30.0, cseq + 1
+
+    def _udp(self, t: float, to_nvr: bool, sport: int, dport: int, payload: bytes) -> None:
+        g = self.g
+        a, b = (self.ip, g.nvr_ip) if to_nvr else (g.nvr_ip, self.ip)
+        ma, mb = (self.mac, g.nvr_mac) if to_nvr else (g.nvr_mac, self.mac)
+        g.emit(t, eth(ma, mb, ETH_IP, ipv4(a, b, 17, udp(a, b, sport, dport, payload))))
+
+    def _rtp(self, t: float, marker: bool, payload: bytes) -> None:
+        hdr = struct.pack("!BBHII", 0x80, 0xE0 if marker else 0x60, self.seq, self.rtp_ts & 0xFFFFFFFF, self.ssrc)
+        self._udp(t, True, 6970, self.nvr_port, hdr + payload)
+        self.seq = (self.seq + 1) & 0xFFFF
+        self.sent_pkts += 1
+        self.sent_bytes += len(payload)
+
+    def _rtcp(self, t: float) -> None:
+        ntp = int((t + 2_208_988_800) * (1 << 32))
+        sdes_name = b"cam-%03d" % self.idx
+        sdes = struct.pack("!BBHIBB", 0x81, 202, 0, self.ssrc, 1, len(sdes_name)) + sdes_name + b"\0"
+        sdes += b"\0" * (-len(sdes) % 4)
+        sdes = sdes[:2] + struct.pack("!H", len(sdes) // 4 - 1) + sdes[4:]
+        sr = struct.pack("!BBHIQIII", 0x80, 200, 6, self.ssrc, ntp & (2 ** 64 - 1), self.rtp_ts & 0xFFFFFFFF,
+                         self.sent_pkts & 0xFFFFFFFF, self.sent_bytes & 0xFFFFFFFF)
+        self._udp(t, True, 6971, self.nvr_port + 1, sr + sdes)
+        rr = struct.pack("!BBHIIIIIII", 0x81, 201, 7, self.ssrc ^ 0x5A5A5A5A, self.ssrc, 0, self.seq, 2, 0, 0)
+        self._udp(t + 0.002, False, self.nvr_port + 1, 6971, rr)
+        self.rtcp_at += 5.0
+
+    def frame(self) -> None:
+        """One video frame's packets at `next_ts`, 120 µs apart (a 1,440-byte packet on a 100 Mbit/s port)."""
+        g, t = self.g, self.next_ts
+        idr = self.frame_no % self.gop == 0
+        size = int(self.p_size * (I_RATIO if idr else 1.0) * g.rng.uniform(0.75, 1.25))
+        if idr:  # SPS and PPS, each a single-NAL packet
+            self._rtp(t, False, b"\x67\x64\x00\x28\xac\xd9\x40\x78\x02\x27\xe5\x84\x00\x00\x03\x00\x04\x00\x00\x03"
+                      b"\x00\xca\x3c\x60\xc6\x58")
+            self._rtp(t + 0.00005, False, b"\x68\xeb\xe3\xcb\x22\xc0")
+            t += 0.0001
+        nal_type, nri = (5, 0x60) if idr else (1, 0x40)
+        n = (size + FU_MAX - 1) // FU_MAX
+        for i in range(n):
+            chunk = FU_MAX if i < n - 1 else size - FU_MAX * (n - 1)
+            g.pool_off = (g.pool_off + 1451) % (POOL - FU_MAX)
+            body = g.pool[g.pool_off:g.pool_off + chunk]
+            if n == 1:
+                payload = bytes([nri | nal_type]) + body
+            else:
+                payload = bytes([nri | 28, (0x80 if i == 0 else 0) | (0x40 if i == n - 1 else 0) | nal_type]) + body
+            self._rtp(t, i == n - 1, payload)
+            t += 0.00012
+        self.frame_no += 1
+        self.rtp_ts += 90000 // self.fps
+        self.next_ts += 1.0 / self.fps
+        if self.next_ts >= self.rtcp_at:
+            self._rtcp(self.rtcp_at)
+
+
+class CityGen(Gen):
+    """The `city` mix: the dense mix's sessions and attacks at a fifth of the packets, with camera video, bulk TLS
+    sessions and HTTP downloads carrying the rest (shares and sizes justified in the module docstring)."""
+
+    def __init__(self, out: Path, packets: int, seed: int) -> None:
+        super().__init__(out, packets, seed)
+        # a first guess at ~80 s for a million packets (~12,500 packets/s on the link), to choose the number of
+        # cameras; `run` sets it from their bitrates
+        self.span = max(10.0, packets * 0.00008)
+        self.nvr_ip, self.nvr_mac = ip4("10.40.0.2"), mac(0x40, b"\x00\x1b\x21")
+        self.pool = self.rng.randbytes(POOL)  # compressed video is incompressible: random bytes stand in for it
+        self.pool3 = self.pool * 3  # bodies of up to 2 MB slice it from any offset below POOL
+        self.pool_off = 0
+        self.cameras: list[Camera] = []
+        self.tls_scale = self.http_scale = 1.0
+
+    def tls_bulk(self, t: float) -> None:
+        """An HTTPS session of a dashboard, a backup or an API client: handshake, then 4-30 requests answered with
+        1 KB-1 MB, one TLS record per segment (dynamic record sizing), a fifth of them uploads."""
+        rng = self.rng
+        client = ip4("10.10.%d.%d" % (rng.randint(0, 40), rng.randint(2, 250)))
+        server = ip4(rng.choice(["10.0.1.24", "10.0.1.25"]))
+        sni = rng.choice(["vms.city.example", "backup.city.example", "api.city.example", "maps.city.example"])
+        conn = TcpConn(self, mac(rng.randint(1, 5000)), self.gw_mac, client, server, rng.randint(32768, 60999), 443,
+                       rtt=rng.uniform(0.001, 0.02))
+        gap = MSS * 8 / rng.uniform(20e6, 200e6)
+        t = conn.open(t)
+        t = conn.send(t, True, tls_client_hello(sni, rng), ack=False)
+        flight = tls_server_hello(rng) + b"\x14\x03\x03\x00\x01\x01" + self._records(rng.randint(2500, 4500))
+        t = conn.send(t + conn.rtt / 2, False, flight, gap)
+        t = conn.send(t, True, b"\x14\x03\x03\x00\x01\x01" + self._records(53), ack=False)
+        for _ in range(rng.randint(4, 30)):
+            t += rng.uniform(0.01, 0.3)
+            if rng.random() < 0.2:
+                t = conn.send(t, True, self._records(int(rng.lognormvariate(9.5, 1.2) * self.tls_scale) + 1), gap)
+            else:
+                t = conn.send(t, True, self._records(rng.randint(200, 800)), ack=False)
+            size = int(min(1 << 20, max(1000, rng.lognormvariate(9.7, 1.3))) * self.tls_scale)
+            t = conn.send(t + conn.rtt / 2 + rng.uniform(0.001, 0.02), False, self._records(size), gap)
+        conn.close(t + 0.5)
+
+    def _records(self, size: int) -> bytes:
+        """`size` bytes of application data as TLS records sized to fill one segment each."""
+        out = []
+        while size > 0:
+            n = min(size, MSS - 5)
+            self.pool_off = (self.pool_off + 1451) % (POOL - MSS)
+            out.append(b"\x17\x03\x03" + struct.pack("!H", n) + self.pool[self.pool_off:self.pool_off + n])
+            size -= n
+        return b"".join(out)
+
+    def http_download(self, t: float) -> None:
+        """A firmware, export or document download of 100 KB-2 MB (log-uniform) over plain HTTP."""
+        rng = self.rng
+        who = rng.random()
+        if who < 0.4:  # a camera fetching its firmware from the update server
+            cam = self.cameras[rng.randrange(len(self.cameras))]
+            client, cmac = cam.ip, cam.mac
+            path, ctype = "/firmware/ipc-5.7.%d.bin" % rng.randint(0, 9), "application/octet-stream"
+        else:
+            client, cmac = ip4("10.10.%d.%d" % (rng.randint(0, 40), rng.randint(2, 250))), mac(rng.randint(1, 5000))
+            path, ctype = rng.choice([("/exports/clip-%d.mp4", "video/mp4"), ("/docs/permit-%d.pdf", "application/pdf"),
+                                      ("/maps/tiles-%d.zip", "application/zip")])
+            path %= rng.randint(1, 99999)
+        server = rng.choice(["10.0.1.30", "10.0.1.31"])
+        size = int(math.exp(rng.uniform(math.log(100_000), math.log(2_000_000))) * self.http_scale)
+        conn = TcpConn(self, cmac, self.gw_mac, client, ip4(server), rng.randint(32768, 60999), 80,
+                       rtt=rng.uniform(0.001, 0.01))
+        req = (f"GET {path} HTTP/1.1\r\nHost: updates.city.example\r\nUser-Agent: Wget/1.21\r\nAccept: */*\r\n"
+               "\r\n").encode()
+        self.pool_off = (self.pool_off + 1451) % POOL
+        body = self.pool3[self.pool_off:self.pool_off + size]
+        resp = (f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {size}\r\n\r\n").encode() + body
+        t = conn.open(t)
+        t = conn.send(t, True, req, ack=False)
+        t = conn.send(t + conn.rtt / 2 + 0.002, False, resp, MSS * 8 / rng.uniform(20e6, 200e6))
+        conn.close(t + 0.05)
+
+    def video_until(self, t: float) -> None:
+        for cam in self.cameras:
+            while cam.next_ts <= t:
+                cam.frame()
+
+    def run(self) -> int:
+        rng, target = self.rng, self.target
+        n_cam = max(1, round(target * VIDEO_SHARE / (CAMERA_PPS * self.span)))
+        self.cameras = [Camera(self, i) for i in range(n_cam)]
+        # the span that gives the video its share with these cameras' bitrates (they start within the first 2 s)
+        self.span = target * VIDEO_SHARE / sum(cam.pps for cam in self.cameras) + 1.0
+        sessions: list[tuple[float, object]] = [(self.t0 + rng.uniform(0, 2.0), cam.start) for cam in self.cameras]
+        # a capture too small for one whole bulk session of each kind gets one with its transfers scaled down
+        self.tls_scale = min(1.0, target * TLS_BULK_SHARE / TLS_BULK_PER)
+        self.http_scale = min(1.0, target * HTTP_DL_SHARE / HTTP_DL_PER)
+        for fn, share, per in ((self.tls_bulk, TLS_BULK_SHARE, TLS_BULK_PER),
+                               (self.http_download, HTTP_DL_SHARE, HTTP_DL_PER)):
+            for _ in range(max(1, round(target * share / per))):
+                sessions.append((self.t0 + rng.random() * self.span, fn))
+        # the dense mix's sessions with its proportions, in what the video and the bulk flows leave
+        scan_ports = min(2000, max(50, target // 500))
+        budget = target * (1 - VIDEO_SHARE - TLS_BULK_SHARE - HTTP_DL_SHARE) - scan_ports * 2
+        mix = [(self.http, 0.44, 15), (self.dns, 0.18, 1.97), (self.tls, 0.14, 15), (self.modbus, 0.10, 25),
+               (self.mqtt, 0.08, 20), (self.icmp, 0.025, 5), (self.arp, 0.015, 2), (self.coap, 0.005, 2)]
+        for fn, share, per in mix:
+            for _ in range(int(budget * share / per)):
+                sessions.append((self.t0 + rng.random() * self.span, fn))
+        for _ in range(int(budget * 0.01)):
+            sessions.append((self.t0 + rng.random() * self.span, lambda t: self.dns(t, v6=True)))
+        # the attacks keep the dense mix's absolute sizes: they are events, not load
+        tunnel_at = self.t0 + self.span * 0.6
+        for i in range(max(60, target // 2000)):
+            sessions.append((tunnel_at + i * 0.002, lambda t: self.dns(t, tunnel=True)))
+        for i in range(max(2, target // 100000)):
+            sessions.append((self.t0 + self.span * (0.5 + i * 0.01), lambda t: self.mqtt(t, anonymous=True)))
+        for i in range(max(3, target // 50000)):
+            sessions.append((self.t0 + self.span * (0.3 + i * 0.01), lambda t: self.modbus(t, rogue=True)))
+        sessions.sort(key=lambda s: s[0])
+        scan_at = self.t0 + self.span * 0.2
+        scanned = False
+        for t, fn in sessions:
+            self.video_until(t)
+            if not scanned and t >= scan_at:
+                self.portscan(t, scan_ports)
+                scanned = True
+            fn(t)  # type: ignore[operator]
+            self.flush_until(t - 5.0)
+            if self.n >= target:
+                break
+        t = sessions[-1][0]
+        while self.n < target and t < self.t0 + 2 * self.span:  # the cameras fill what the sessions left short
+            t += 0.05
+            self.video_until(t)
+            self.flush_until(t - 5.0)
+        self.flush_until(float("inf"))
+        self.w.close()
+        return self.w.count
+
+
+def breakdown(path: Path) -> Counter:
+    """Packets per traffic class of a capture written by this generator (classified by address and port)."""
+    data = Path(path).read_bytes()
+    out: Counter = Counter()
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        out[_classify(data[off + 16:off + 16 + incl])] += 1
+        off += 16 + incl
+    return out
+
+
+def _classify(f: bytes) -> str:
+    etype = f[12:14]
+    if etype == ETH_ARP:
+        return "arp"
+    if etype == ETH_IP6:
+        return "dns (IPv6)"
+    ihl = (f[14] & 0xF) * 4
+    proto, src, dst = f[23], f[26:30], f[30:34]
+    if proto == 1:
+        return "icmp"
+    if src == b"\x0a\x42\x06\x06" or dst == b"\x0a\x42\x06\x06":
+        return "port scan"
+    sport, dport = struct.unpack_from("!HH", f, 14 + ihl)
+    ports = {sport, dport}
+    if proto == 17:
+        if 53 in ports:
+            return "dns"
+        if 5683 in ports:
+            return "coap"
+        return "video rtcp" if ports & {6971} else "video rtp" if 6970 in ports else "udp other"
+    server = dst if dport < sport else src
+    if 554 in ports:
+        return "rtsp"
+    if 443 in ports:
+        return "tls bulk" if server[3] in (24, 25) else "tls"
+    if ports & {80, 8080}:
+        return "http download" if server[3] in (30, 31) else "http"
+    return {502: "modbus", 1883: "mqtt"}.get(min(ports), "tcp other")
+
+
+MIXES = {"dense": Gen, "city": CityGen}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--mix", choices=sorted(MIXES), default="dense", help="dense (default) or city: see above")
+    ap.add_argument("--breakdown", action="store_true", help="print the packets per traffic class afterwards")
     a = ap.parse_args(argv)
-    n = Gen(a.out, a.packets, a.seed).run()
+    n = MIXES[a.mix](a.out, a.packets, a.seed).run()
     print(f"wrote {n} packets to {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
+    if a.breakdown:
+        for cls, k in breakdown(a.out).most_common():
+            print(f"{cls:<16}{k:>10,}{100 * k / n:>8.2f} %")
     return 0
 
 

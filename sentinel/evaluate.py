@@ -15,6 +15,7 @@ a run is bounded by its input (the daemon evaluates in periods).
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,9 +96,16 @@ class Evaluation:
         """Take events of the run; returns heartbeat_lost events found on the way (store them with the run)."""
         if not self.enabled:
             return []
+        self.authorise(events)
         buf = self._buf
         buf += events
         lost: list[Event] = []
+        if not self.streaming:
+            # why: a batch run keeps hundreds of thousands of events (the reorder buffer) and the observer's and
+            # engine's state alive; the collector's full passes rescanned all of it again and again. Freezing moves
+            # what is alive now out of its sight (an O(1) splice); reference counting still frees it. Not for
+            # streaming runs: they live long, and a cycle frozen by chance would never be collected.
+            gc.freeze()
         if len(buf) > self.reorder + self.reorder // 4:
             buf.sort(key=_ts)  # stable: events of one batch keep their order among equal times
             keep = len(buf) - self.reorder
@@ -107,7 +115,6 @@ class Evaluation:
         return lost
 
     def _feed(self, ev: Event) -> list[Event]:
-        self._authorise(ev)
         lost = self.observer.observe(ev) if self.observer is not None else []
         self.engine.process(ev)
         for h in lost:
@@ -115,11 +122,19 @@ class Evaluation:
         self.lost_count += len(lost)
         return lost
 
-    def _authorise(self, ev: Event) -> None:
-        # why here: authorisation is site data (the inventory), not something the decoder can know
-        if ev.KIND == "modbus" and self.systems is not None and getattr(ev, "request", True):
-            master, slave = self.systems.get(ev.src_ip or ""), self.systems.get(ev.dst_ip or "")
-            ev.master_authorised = master is not None and master == slave
+    def authorise(self, events: list[Event]) -> None:
+        """Set each Modbus request's `master_authorised` from the inventory (nothing without one).
+
+        why here: authorisation is site data, not something the decoder can know. It is set before the events are
+        stored (`add` does it, and capture workers call it before serialising rows), so the verdict the alerts
+        were raised on is also what an assessor reads back from the store."""
+        systems = self.systems
+        if systems is None:
+            return
+        for ev in events:
+            if ev.KIND == "modbus" and ev.request:
+                master, slave = systems.get(ev.src_ip or ""), systems.get(ev.dst_ip or "")
+                ev.master_authorised = master is not None and master == slave
 
     def payload_scanner(self) -> Callable[[list[Payload]], list[Event]] | None:
         """The YARA scan as a function capture workers can run where the payloads are decoded (None: no scan)."""

@@ -3,9 +3,11 @@
 API (what `sentinel analyze` / `sentinel watch` call)::
 
     run = analyze_files(paths, registry=default_registry(), sensor="pcap", workers=None, strict=False,
-                        timeouts=None, progress=None, scan=None)
+                        timeouts=None, progress=None, scan=None, prepare=None)
     for events, payloads in run:        # batches: list[Event], list[Payload]
         store(events); scan(payloads)   # with scan=f: payloads are scanned where they are decoded (see below)
+    for d in run.delivered():           # the same batches as Delivered(events, payloads, prepared)
+        store(d.events, d.prepared)
     run.stats                           # Stats, complete once the iteration has ended
 
     run = watch("eth0", duration=30, bpf="tcp port 80", registry=..., sensor="live:eth0")
@@ -22,6 +24,10 @@ API (what `sentinel analyze` / `sentinel watch` call)::
   worker that decoded them and its events are delivered instead of the payloads (always an empty list then).
   why: content scanning is the costliest per-payload step; in the workers it runs on both cores, and the payload
   bytes no longer cross the pipe. With fork, `scan` may close over objects such as compiled YARA rules.
+* `prepare(events) -> list`: when given, runs in the worker on each batch's events (after `scan`) and its result
+  is delivered with them (`Delivered.prepared`; iterate `run.delivered()`). why: the parent is the pipeline's
+  bottleneck (evaluation is serial there); per-event work that needs no shared state, such as serialising the
+  store's rows, is cheaper done on both cores before the events cross the pipe.
 * Damage: non-strict (default) keeps every event decoded before the damage, records the CaptureError in
   `stats.files[i].error` (with packet number and byte offset) and goes on with the next file; strict raises the
   first CaptureError after delivering the events before it. A missing/unreadable/non-capture file is damage too.
@@ -188,41 +194,58 @@ class Analyzer:
                                   dst_mac=b[18:24].hex(":"), gratuitous=spa == tpa))
 
 
-class Analysis:
-    """Iterable of (events, payloads) batches; `stats` is final once the iteration is over."""
+@dataclass(slots=True)
+class Delivered:
+    """One batch as it leaves the pipeline: its events, the payloads not scanned yet, and `prepare(events)`."""
 
-    def __init__(self, gen: Iterator[tuple[list, list]], stats: Stats) -> None:
+    events: list
+    payloads: list
+    prepared: list | None = None
+    seq: int = 0  # the batch's place in the input (every partition reads the same batches): the merge order
+
+
+class Analysis:
+    """Iterable of (events, payloads) batches (or `delivered()`); `stats` is final once the iteration is over."""
+
+    def __init__(self, gen: Iterator[Delivered], stats: Stats) -> None:
         self._gen = gen
         self.stats = stats
 
-    def __iter__(self) -> Iterator[tuple[list, list]]:
+    def delivered(self) -> Iterator[Delivered]:
         return self._gen
+
+    def __iter__(self) -> Iterator[tuple[list, list]]:
+        return ((d.events, d.payloads) for d in self._gen)
 
 
 # -- files ------------------------------------------------------------------------------------------------------
 Scan = Callable[[list], list]
+Prepare = Callable[[list], list]
 
 
-def _scanned(out: _Out, scan: Scan | None) -> tuple[list, list]:
-    if scan is None or not out.payloads:
-        return out.events, out.payloads
-    return out.events + scan(out.payloads), []
+def _delivered(out: _Out, scan: Scan | None, prepare: Prepare | None, seq: int) -> Delivered:
+    events, payloads = out.events, out.payloads
+    if scan is not None and payloads:
+        events, payloads = events + scan(payloads), []
+    return Delivered(events, payloads, prepare(events) if prepare is not None else None, seq)
 
 
-def _run_files(paths: list[str], an: Analyzer, strict: bool, chunk: int,
-               progress: Callable[[int], None] | None, scan: Scan | None = None) -> Iterator[tuple[list, list]]:
-    """Single-partition loop over the files; yields (events, payloads) and records per-file results."""
+def _run_files(paths: list[str], an: Analyzer, strict: bool, chunk: int, progress: Callable[[int], None] | None,
+               scan: Scan | None = None, prepare: Prepare | None = None) -> Iterator[Delivered]:
+    """Single-partition loop over the files; yields batches and records per-file results."""
     done = 0
+    seq = 0
     for path in paths:
         fr = FileResult(path)
         an.stats.files.append(fr)
         cb = (lambda pos, base=done: progress(base + pos)) if progress else None
         try:
             for batch in read_batches(path, chunk, cb):
+                seq += 1
                 fr.packets += len(batch)
                 out = an.feed(batch)
                 if out.events or out.payloads:
-                    yield _scanned(out, scan)
+                    yield _delivered(out, scan, prepare, seq)
         except CaptureError as e:
             fr.complete = False
             fr.error = e
@@ -230,10 +253,10 @@ def _run_files(paths: list[str], an: Analyzer, strict: bool, chunk: int,
                 break
         done += file_size(path)
     out = an.finish()
-    yield _scanned(out, scan)
+    yield _delivered(out, scan, prepare, seq + 1)
 
 
-def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk, scan) -> None:
+def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk, scan, prepare) -> None:
     # why: a worker allocates millions of short-lived, acyclic objects (payload bytes, events, parser state) and
     # keeps thousands of long-lived flow states; the default gen-0 threshold (700) made the cyclic collector
     # rescan those over and over. Objects inherited from the parent are frozen out of collection altogether.
@@ -243,9 +266,9 @@ def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk,
     send = conn.send_bytes
     prog = (lambda pos: send(pickle.dumps(("p", pos), 5))) if part == 0 else None
     try:
-        for events, payloads in _run_files(paths, an, strict, chunk, prog, scan):
-            if events or payloads:
-                send(dumps_batch(events, payloads))
+        for d in _run_files(paths, an, strict, chunk, prog, scan, prepare):
+            if d.events or d.payloads:
+                send(dumps_batch(d.events, d.payloads, d.prepared, d.seq))
             # why: what survives a batch is mostly the flow table, which the collector would otherwise rescan at
             # every full collection (≈20 % of a worker's CPU on cap_100k). Frozen objects are still freed by
             # reference counting; only cyclic garbage would stay, and this short-lived process makes none.
@@ -259,17 +282,18 @@ def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk,
 
 def analyze_files(paths: Iterable[str], *, registry: Registry | None = None, sensor: str = "pcap",
                   workers: int | None = None, strict: bool = False, timeouts: dict | None = None,
-                  progress: Progress | None = None, chunk_size: int = DEFAULT_CHUNK, scan: Scan | None = None) -> Analysis:
+                  progress: Progress | None = None, chunk_size: int = DEFAULT_CHUNK, scan: Scan | None = None,
+                  prepare: Prepare | None = None) -> Analysis:
     paths = [str(p) for p in paths]
     total = sum(file_size(p) for p in paths)
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if total >= _PARALLEL_MIN_BYTES else 1
     stats = Stats()
     if workers <= 1:
-        return Analysis(_single(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, stats, scan),
-                        stats)
+        return Analysis(_single(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, stats, scan,
+                                prepare), stats)
     return Analysis(_parallel(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, workers, stats,
-                              scan), stats)
+                              scan, prepare), stats)
 
 
 def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
@@ -284,30 +308,43 @@ def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
         raise stats.errors[0]
 
 
-def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, stats, scan) -> Iterator:
+def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, stats, scan, prepare) -> Iterator:
     an = Analyzer(registry, sensor, timeouts)
     cb = (lambda pos: progress(pos, total)) if progress else None
-    yield from _run_files(paths, an, strict, chunk, cb, scan)
+    yield from _run_files(paths, an, strict, chunk, cb, scan, prepare)
     _finalise(stats, [an.stats], strict)
 
 
-def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total, n, stats, scan) -> Iterator:
+def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total, n, stats, scan,
+              prepare) -> Iterator:
     ctx = mp.get_context("fork")  # children inherit the registry and imported decoders
     procs, conns = [], []
     for k in range(n):
         r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk, scan),
-                        daemon=True)
+        p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk, scan,
+                                              prepare), daemon=True)
         p.start()
         w.close()
         procs.append(p)
         conns.append(r)
     part_stats: list[Stats | None] = [None] * n
-    live = dict(zip(conns, range(n)))
+    heads: list[Delivered | None] = [None] * n  # each worker's next batch, read but not yet delivered
+    live = dict(zip(conns, range(n)))  # workers still sending
     failure = None
     try:
-        while live:
-            for c in wait(list(live)):
+        while live or any(h is not None for h in heads):
+            # why merge by `seq`: delivering batches as they happen to arrive made the order of events across
+            # workers depend on timing, and with it the evaluation of late events (a flow's conn event comes when
+            # the flow ends): the same capture gave alerts with other first_seen/evidence from run to run. Every
+            # worker reads the same batches, so (seq, worker) orders the deliveries the same way every time.
+            waiting = [c for c, k in live.items() if heads[k] is None]
+            if not waiting:
+                k = min((h.seq, k) for k, h in enumerate(heads) if h is not None)[1]
+                d, heads[k] = heads[k], None
+                yield d
+                continue
+            for c in wait(waiting):
+                k = live[c]
                 try:
                     raw = c.recv_bytes()
                     # building a batch's events creates tens of thousands of objects, none cyclic: keep the
@@ -324,12 +361,12 @@ def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total,
                     continue
                 tag = msg[0]
                 if tag == "b":
-                    yield msg[1], msg[2]
+                    heads[k] = Delivered(msg[1], msg[2], msg[3], msg[4])
                 elif tag == "p":
                     if progress:
                         progress(msg[1], total)
                 elif tag == "s":
-                    part_stats[live[c]] = msg[1]
+                    part_stats[k] = msg[1]
                 elif tag == "x":
                     failure = msg[1]
     finally:
@@ -351,7 +388,7 @@ def watch(iface: str, *, duration: float | None = None, bpf: str | None = None, 
 
     stats = Stats()
 
-    def gen() -> Iterator[tuple[list, list]]:
+    def gen() -> Iterator[Delivered]:
         an = Analyzer(registry, sensor or f"live:{iface}", timeouts)
         an.stats = stats
         cap = LiveCapture(iface, bpf=bpf, ring_mb=ring_mb)
@@ -359,11 +396,11 @@ def watch(iface: str, *, duration: float | None = None, bpf: str | None = None, 
             for batch in cap.batches(duration=duration, max_packets=max_packets):
                 out = an.feed(batch)
                 if out.events or out.payloads:
-                    yield out.events, out.payloads
+                    yield Delivered(out.events, out.payloads)
         finally:
             cap.close()
             stats.kernel_packets, stats.kernel_drops = cap.kernel_packets, cap.kernel_drops
         out = an.finish()
-        yield out.events, out.payloads
+        yield Delivered(out.events, out.payloads)
 
     return Analysis(gen(), stats)

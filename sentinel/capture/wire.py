@@ -96,12 +96,14 @@ def decode_payloads(enc: tuple) -> list[Payload]:
     return [Payload(o, d, ts, flows[k] if k >= 0 else None) for o, d, ts, k in rows]
 
 
-def dumps_batch(events: list, payloads: list) -> bytes:
-    return pickle.dumps(("b", encode_events(events), encode_payloads(payloads)), 5)
+def dumps_batch(events: list, payloads: list, prepared: list | None = None, seq: int = 0) -> bytes:
+    """A batch message; `prepared` (what the worker computed for these events, e.g. store rows) and `seq` (the
+    batch's place in the input) travel as they are."""
+    return pickle.dumps(("b", encode_events(events), encode_payloads(payloads), prepared, seq), 5)
 
 
 def loads_message(raw: bytes) -> tuple:
     msg = pickle.loads(raw)
     if msg[0] == "b":
-        return "b", decode_events(msg[1]), decode_payloads(msg[2])
+        return "b", decode_events(msg[1]), decode_payloads(msg[2]), msg[3], msg[4]
     return msg

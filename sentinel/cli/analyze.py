@@ -60,12 +60,12 @@ def _consume(run, writer, events_file: _EventsFile | None, evaluation, db=None, 
     published: list = []
     last = time.monotonic()
     deep_needed = False
-    for events, payloads in run:
-        events = events + evaluation.scan(payloads)
+    for d in run.delivered():
+        events = d.events + evaluation.scan(d.payloads)
         if events:
             deep_needed = deep_needed or needs_deep(events)
             events = events + evaluation.add(events)  # heartbeat_lost revealed on the way
-            _store(events, writer, events_file, kinds)
+            _store(events, writer, events_file, kinds, d.prepared)
         if evaluation.streaming and time.monotonic() - last > DRAIN_EVERY:
             last = time.monotonic()
             published += _publish(db, writer, evaluation.drain(), live)
@@ -89,11 +89,24 @@ def _publish(db, writer, alerts: list, live: bool) -> list:
     return alerts
 
 
-def _store(events: list[Event], writer, events_file: _EventsFile | None, kinds: Counter) -> None:
-    writer.add_many(events)
+def _store(events: list[Event], writer, events_file: _EventsFile | None, kinds: Counter,
+           data: list[str] | None = None) -> None:
+    writer.add_many(events, data)
     if events_file:
         events_file.write(events)
     kinds.update(e.KIND for e in events)
+
+
+def _rows_for(evaluation):
+    """What capture workers prepare for the store: each event's `data` column, after the site's verdicts are set
+    on it (so the stored row carries them). Runs in the workers: see `prepare` in sentinel/capture/pipeline.py."""
+    from ..store.writer import events_data
+
+    def prepare(events: list[Event]) -> list[str]:
+        evaluation.authorise(events)
+        return events_data(events)
+
+    return prepare
 
 
 def _deep(captures: list[Path], sensor: str, evaluation, writer, events_file: _EventsFile | None,
@@ -227,7 +240,7 @@ def register(app: typer.Typer) -> None:
             writer = stack.enter_context(RunWriter(engine, "analyze", [str(p) for p in captures]))
             stack.enter_context(progress_cm)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
-                                progress=cb, scan=evaluation.payload_scanner())
+                                progress=cb, scan=evaluation.payload_scanner(), prepare=_rows_for(evaluation))
             kinds, _, deep_needed = _consume(run, writer, events_file, evaluation)
             stats = run.stats
             if deep and detect:

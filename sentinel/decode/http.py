@@ -42,8 +42,12 @@ _METHOD_PREFIXES = tuple(m + b" " for m in METHODS)
 
 
 def looks_like_http(first_bytes: bytes) -> bool:
-    """Sniffer for HTTP on a non-standard port: the stream starts with a known method or a status line."""
-    return first_bytes.startswith(_METHOD_PREFIXES) or first_bytes.startswith(b"HTTP/1.")
+    """Sniffer for HTTP on a non-standard port: the stream starts with a known method or a status line.
+    RTSP (cameras' stream control, TCP 554) shares HTTP's methods and syntax; its request line ends in `RTSP/1.0`
+    and is not HTTP."""
+    if first_bytes.startswith(b"HTTP/1."):
+        return True
+    return first_bytes.startswith(_METHOD_PREFIXES) and b" RTSP/" not in first_bytes.split(b"\r\n", 1)[0]
 
 
 # parser states

@@ -131,6 +131,31 @@ class Aggregator:
             self.closed.append(self.open.pop(key))
         if callable(evidence):
             evidence = evidence()
+        return self._open(key, meta, group, ts, evidence, n, src, dst, type_)
+
+    def add_detection(self, meta: RuleMeta, ts: float, ref: tuple[Any, ...], src: Any, dst: Any) -> Alert | None:
+        """`add` for one match of a detection rule, grouped by (src, dst), with the evidence as EVIDENCE_FIELDS
+        values: the engine's generated code calls this instead of building a group dict and an evidence closure
+        per match (ICMP and ARP rules match every such event)."""
+        key = (meta.id, (src, dst))
+        a = self.open.get(key)
+        if a is not None and ts - a.last_seen <= self.window:
+            a.count += 1
+            if len(a.evidence) < self.max_evidence:
+                a.evidence.append(ref_dict(ref))
+            if ts > a.last_seen:
+                a.last_seen = ts
+            if ts < a.first_seen:
+                a.first_seen = ts
+            self.open.move_to_end(key)
+            self._expire(ts)
+            return None
+        if a is not None:
+            self.closed.append(self.open.pop(key))
+        return self._open(key, meta, {"src_ip": src, "dst_ip": dst}, ts, [ref_dict(ref)], 1, src, dst, "detection")
+
+    def _open(self, key: tuple[str, tuple[Any, ...]], meta: RuleMeta, group: dict[str, Any], ts: float,
+              evidence: list[dict[str, Any]], n: int, src: Any, dst: Any, type_: str) -> Alert:
         a = Alert(
             rule=meta.id,
             title=meta.title,
@@ -156,11 +181,12 @@ class Aggregator:
 
     def _expire(self, now: float) -> None:
         """Close alerts quiet for longer than the window (the dict is in last-update order, so stop at the first live one)."""
-        while self.open:
-            key, a = next(iter(self.open.items()))
-            if now - a.last_seen <= self.window:
+        open_ = self.open
+        while open_:
+            key = next(iter(open_))  # the key alone: no items view and pair per call (this runs on every match)
+            if now - open_[key].last_seen <= self.window:
                 break
-            self.closed.append(self.open.pop(key))
+            self.closed.append(open_.pop(key))
 
     def drain_closed(self) -> list[Alert]:
         out, self.closed = self.closed, []

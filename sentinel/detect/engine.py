@@ -7,37 +7,31 @@
     alerts = engine.finish()          # everything not yet drained, with final counts
 
 Each event is tested only against the rules of its kind, by one function generated per kind and event
-representation (compiler.compile_kind): an Event class gets one that reads attributes, dicts one that reads keys;
-both are built on first use. A rule referenced by a correlation feeds that correlation's state; it alerts on its
-own unless a correlation said `generate: false`.
+representation (compiler.compile_dispatch): an Event class gets one that reads attributes, dicts one that reads
+keys; both are built on first use. A matching rule's work is generated into that function too: it feeds the
+correlation states the rule is part of (group key, counted value and evidence read inline) and, unless a
+correlation said `generate: false`, the aggregator.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..events.base import Event
-from .alerts import EVIDENCE_FIELDS, Aggregator, Alert, ref_dict
-from .compiler import ClassReader, DictReader, Reader, compile_kind, compile_values
+from .alerts import EVIDENCE_FIELDS, Aggregator, Alert
+from .compiler import Action, ClassReader, CodeGen, DictReader, Reader, compile_dispatch, compile_kind
 from .correlate import CorrelationState, Firing
 from .ruleset import Correlation, Rule, RuleSet
 
 
-#: A matching rule's input to one correlation: (state.update, read, correlation, rule id), where `read(ev)` gives
-#: (group key, counted value or None, evidence values) in one generated function. A tuple, not an object: the hot
-#: loop unpacks it instead of following attribute chains.
-_Feed = tuple[Callable[..., Sequence[Firing]], Callable[[Any], tuple[Any, ...]], Correlation, str]
-
-
 @dataclass
 class _Plan:
-    """What the engine runs for one event kind in one representation (an Event class, or dicts)."""
+    """What `explain` runs for one event kind in one representation (an Event class, or dicts)."""
 
-    match: Callable[[Any], list[tuple[Rule, list[_Feed]]]]  # -> (rule, its feeds) for every rule that matches
-    ref: Callable[[Any], tuple[Any, ...]]  # -> the values of EVIDENCE_FIELDS
-    attrs: bool  # read ts/src_ip/dst_ip as attributes (Event) rather than with .get (dicts)
+    match: Callable[[Any], list[tuple[Rule, list[CorrelationState]]]]  # -> (rule, states it feeds) per matching rule
 
 
 _SRC = EVIDENCE_FIELDS.index("src_ip")
@@ -65,77 +59,87 @@ class Engine:
         for r in ruleset.rules:
             for k in r.meta.kinds:
                 self.index.setdefault(k, []).append((r.compiled.pred, r.guards.get(k), r, feeds.get(r.meta.id, [])))
-        self._plans: dict[type, _Plan] = {}  # Event class -> plan
-        self._dict_plans: dict[str, _Plan] = {}  # kind -> plan for dict events
+        self._run: dict[type, Callable[[Any], list[Alert]]] = {}  # Event class -> generated process function
+        self._dict_run: dict[str, Callable[[Any], list[Alert]]] = {}  # kind -> the same for dict events
+        self._plans: dict[type, _Plan] = {}  # explain: Event class -> plan
+        self._dict_plans: dict[str, _Plan] = {}  # explain: kind -> plan for dict events
+        self._matches = [0]  # rule matches, counted by the generated functions (a list: they share it)
         self.events = 0
-        self.matches = 0
         self._last_sweep = 0.0
 
-    # ------------------------------------------------------------ plans
-
-    def _plan_for(self, ev: Any) -> _Plan | None:
-        """Build (and keep) the plan for this event's class, or for its kind when it is a dict; None: no rules."""
-        if isinstance(ev, Event):
-            plan = self._plans[type(ev)] = self._build(ev.KIND, ClassReader(type(ev)), attrs=True)
-            return plan
-        kind = ev.get("kind")
-        if kind not in self.index:  # not kept: dict kinds are whatever the input says
-            return None
-        plan = self._dict_plans.get(kind)
-        if plan is None:
-            plan = self._dict_plans[kind] = self._build(kind, DictReader(), attrs=False)
-        return plan
-
-    def _build(self, kind: str, reader: Reader, attrs: bool) -> _Plan:
-        items = []
-        for _pred, guard, rule, states in self.index.get(kind, []):
-            feeds = [self._feed(st, rule, reader) for st in states]
-            items.append((rule.compiled.tree, guard, (rule, feeds)))
-        return _Plan(compile_kind(items, reader), compile_values(EVIDENCE_FIELDS, reader), attrs)
-
-    @staticmethod
-    def _feed(st: CorrelationState, rule: Rule, reader: Reader) -> _Feed:
-        rid = rule.meta.id
-        shape = (tuple(st.group_fields[rid]), st.value_fields.get(rid), EVIDENCE_FIELDS)
-        return (st.update, compile_values(shape, reader), st.corr, rid)
+    @property
+    def matches(self) -> int:
+        return self._matches[0]
 
     # ------------------------------------------------------------ events
 
     def process(self, ev: Any) -> list[Alert]:
         """Evaluate one event (an Event, or a dict as Event.to_dict() gives it); returns the alerts it opened."""
         self.events += 1
-        if ev.__class__ is dict:
-            plan = self._dict_plans.get(ev.get("kind"))  # type: ignore[arg-type]
-        else:
-            plan = self._plans.get(ev.__class__)
-        if plan is None:
-            plan = self._plan_for(ev)
-            if plan is None:
-                return []
-        hits = plan.match(ev)
-        if not hits:
-            return hits  # a fresh empty list: most events match nothing, so no second allocation
-        return self._matched(ev, plan, hits)
+        run = self._run.get(ev.__class__)
+        if run is None:
+            if ev.__class__ is dict:
+                run = self._dict_run.get(ev.get("kind"))  # type: ignore[arg-type]
+            if run is None:
+                run = self._runner_for(ev)
+                if run is None:
+                    return []
+        return run(ev)
 
-    def _matched(self, ev: Any, plan: _Plan, hits: list[tuple[Rule, list[_Feed]]]) -> list[Alert]:
-        new: list[Alert] = []
-        ts = float((ev.ts if plan.attrs else ev.get("ts")) or 0.0)
-        self.matches += len(hits)
-        for rule, feeds in hits:
+    def _runner_for(self, ev: Any) -> Callable[[Any], list[Alert]] | None:
+        """Build (and keep) the function for this event's class, or for its kind when it is a dict; None: no rules."""
+        if isinstance(ev, Event):
+            run = self._run[type(ev)] = self._build(ev.KIND, ClassReader(type(ev)))
+            return run
+        kind = ev.get("kind")
+        if kind not in self.index:  # not kept: dict kinds are whatever the input says
+            return None
+        run = self._dict_run[kind] = self._build(kind, DictReader())
+        return run
+
+    def _build(self, kind: str, reader: Reader) -> Callable[[Any], list[Alert]]:
+        """`f(ev) -> alerts opened`: every rule of the kind tested in order, each match handled where it is found.
+        This replaced a hit list walked by `_matched`, which called one generated reader per correlation feed
+        (three tuples per feed) and built a group dict and an evidence closure per detection match."""
+        items = [(rule.compiled.tree, guard, self._action(rule, states))
+                 for _pred, guard, rule, states in self.index.get(kind, [])]
+        return compile_dispatch(items, reader, head=["new = []", "ref = None"], tail=["return new"])
+
+    def _action(self, rule: Rule, states: list[CorrelationState]) -> Action:
+        """The statements run when `rule` matches: count it; read the time and the evidence reference once per
+        event (the first matching rule does); feed the aggregator (unless the rule only feeds correlations) and
+        every correlation state the rule is part of, in that order (as `_matched` did: alert order depends on it)."""
+
+        def write(gen: CodeGen) -> list[str]:
+            ref = ", ".join(gen.read(f) for f in EVIDENCE_FIELDS)
+            lines = [f"{gen.const(self._matches)}[0] += 1",
+                     "if ref is None:",
+                     f"    ts = float({gen.read('ts')} or 0.0)",
+                     f"    ref = ({ref},)"]
             if rule.generate:
-                src, dst = (ev.src_ip, ev.dst_ip) if plan.attrs else (ev.get("src_ip"), ev.get("dst_ip"))
-                a = self.agg.add(rule.meta, {"src_ip": src, "dst_ip": dst}, ts, lambda: [ref_dict(plan.ref(ev))], 1, src, dst)
-                if a is not None:
-                    new.append(a)
-            for update, read, corr, rid in feeds:
-                key, value, ref = read(ev)
-                firings = update(rid, key, value, ts, ref)
-                if firings:
-                    for f in firings:
-                        a = self._fire(corr, f)
-                        if a is not None:
-                            new.append(a)
-        return new
+                add = gen.const(self.agg.add_detection)
+                lines += [f"a = {add}({gen.const(rule.meta)}, ts, ref, {gen.read('src_ip')}, {gen.read('dst_ip')})",
+                          "if a is not None:",
+                          "    new.append(a)"]
+            for st in states:
+                rid = rule.meta.id
+                fields = st.group_fields[rid]
+                key = gen.read(fields[0]) if st.flat else "(" + "".join(f"{gen.read(f)}, " for f in fields) + ")"
+                vf = st.value_fields.get(rid)
+                value = gen.read(vf) if vf is not None else "None"
+                fire = gen.const(functools.partial(self._fire_all, st.corr))
+                lines += [f"fs = {gen.const(st.update)}({gen.const(rid)}, {key}, {value}, ts, ref)",
+                          "if fs:",
+                          f"    {fire}(fs, new)"]
+            return lines
+
+        return write
+
+    def _fire_all(self, corr: Correlation, firings: Sequence[Firing], new: list[Alert]) -> None:
+        for f in firings:
+            a = self._fire(corr, f)
+            if a is not None:
+                new.append(a)
 
     def process_many(self, events: Iterable[Any]) -> list[Alert]:
         for ev in events:
@@ -174,14 +178,12 @@ class Engine:
     def explain(self, ev: Any) -> list[tuple[Rule, list[dict[str, Any]]]]:
         """Rules that match `ev`, each with the tests that were true (selection, field, test, event value).
 
-        Which rules match comes from the same generated function `process` runs; the per-leaf tests only say why."""
-        plan = self._plans.get(ev.__class__) if isinstance(ev, Event) else self._dict_plans.get(ev.get("kind"))
+        Which rules match comes from the same generated conditions `process` runs; the per-leaf tests only say why."""
+        plan = self._plan_for(ev)
         if plan is None:
-            plan = self._plan_for(ev)
-            if plan is None:
-                return []
+            return []
         out = []
-        for rule, _feeds in plan.match(ev):
+        for rule, _states in plan.match(ev):
             why = []
             for leaf in rule.compiled.leaves:
                 if leaf.pred(ev):
@@ -190,6 +192,24 @@ class Engine:
                                 "test": leaf.description, "value": value})
             out.append((rule, why))
         return out
+
+    def _plan_for(self, ev: Any) -> _Plan | None:
+        if isinstance(ev, Event):
+            plan = self._plans.get(type(ev))
+            if plan is None:
+                plan = self._plans[type(ev)] = self._explainer(ev.KIND, ClassReader(type(ev)))
+            return plan
+        kind = ev.get("kind")
+        if kind not in self.index:
+            return None
+        plan = self._dict_plans.get(kind)
+        if plan is None:
+            plan = self._dict_plans[kind] = self._explainer(kind, DictReader())
+        return plan
+
+    def _explainer(self, kind: str, reader: Reader) -> _Plan:
+        items = [(rule.compiled.tree, guard, (rule, states)) for _pred, guard, rule, states in self.index.get(kind, [])]
+        return _Plan(compile_kind(items, reader))
 
     def stats(self) -> dict[str, Any]:
         return {

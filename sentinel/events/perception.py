@@ -67,7 +67,8 @@ class Modbus(Event):
     rtt: float | None = doc("Seconds between request and response.")
     master_authorised: bool | None = doc(
         "Whether the inventory authorises this master for this slave: both are assets of the same system. None "
-        "when no inventory is imported (set at evaluation time, not stored with the event).")
+        "when no inventory is imported or with `--no-detect` (set from the inventory as the run is evaluated, "
+        "before the event is stored).")
 
 
 @event_kind("credential", "transport", "A credential seen in cleartext (the secret itself is never kept).")

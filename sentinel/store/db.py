@@ -11,7 +11,9 @@ import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -40,6 +42,13 @@ def _create_private_file(path: Path) -> None:
         pass
 
 
+def _json(obj: Any) -> str:
+    # why: JSON columns (devices, alerts, runs) are serialised once per value per row; orjson is ~7x faster than
+    # json.dumps here (19.5k devices of a 1M-packet capture: 136k values). Integer keys become strings, as
+    # json.dumps makes them; the text has no spaces, which no reader depends on (JSON is parsed, never compared).
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str) -> Engine:
     try:
         u = make_url(url)
@@ -49,7 +58,7 @@ def make_engine(url: str) -> Engine:
         db = u.database
         if db and db != ":memory:" and not db.startswith("file:"):
             _create_private_file(Path(db))
-        engine = sa.create_engine(u, connect_args={"timeout": 30})
+        engine = sa.create_engine(u, connect_args={"timeout": 30}, json_serializer=_json)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # why: WAL lets readers (reports, the daemon) run beside a writer
@@ -61,7 +70,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     try:
-        return sa.create_engine(u, pool_pre_ping=True)
+        return sa.create_engine(u, pool_pre_ping=True, json_serializer=_json)
     except (ImportError, SQLAlchemyError) as exc:
         raise InputError("--db", f"cannot use database URL {u.render_as_string(hide_password=True)}: {exc}") from None
 

@@ -125,3 +125,55 @@ def test_protocol_channel_lost_while_the_device_still_talks():
     assert len(lost) == 1
     assert lost[0].device == "gw" and lost[0].last_seen == 60.0 * 19
     assert getattr(lost[0], "protocol", "mqtt") == "mqtt"
+
+
+def test_regular_interval_is_statistics_median_arithmetic():
+    import random
+    import statistics
+
+    def reference(gaps, cfg):
+        if len(gaps) < cfg.min_samples:
+            return None
+        med = statistics.median(gaps)
+        if med < cfg.min_interval:
+            return None
+        mad = statistics.median([abs(g - med) for g in gaps])
+        return med if mad <= cfg.max_dispersion * med else None
+
+    rng = random.Random(5)
+    cfg = CadenceConfig()
+    for k in range(30_000):  # windows with ties and deviations at exactly max_dispersion x median included
+        base = rng.choice([4.9, 5.0, 7.0, 10.0, 30.0, 60.0])
+        n = rng.randint(1, 33)
+        if k % 3 == 0:
+            steps = [0.0, 0.5, -0.5, 1.0, -1.5, 0.75, base * 0.15, -base * 0.15]
+            gaps = tuple(base + rng.choice(steps) for _ in range(n))
+        elif k % 3 == 1:
+            gaps = tuple(round(base + rng.gauss(0, base * rng.choice([0.01, 0.15, 0.3])), rng.choice([0, 1, 3]))
+                         for _ in range(n))
+        else:
+            gaps = tuple(base * rng.choice([1, 1, 1, 2, 0.5, 1.15, 0.85]) for _ in range(n))
+        assert regular_interval(gaps, cfg) == reference(gaps, cfg), gaps
+    assert regular_interval([10, 10, 10.5, 10, 10, 10, 10, 10], cfg) == 10  # ints: the sorting path
+    assert regular_interval([10.0] * 7 + [float("inf")], cfg) == reference([10.0] * 7 + [float("inf")], cfg)
+
+
+def test_cadence_follows_a_device_renamed_by_arp():
+    from sentinel.events.transport import Arp
+
+    obs = Observer()
+    lost = []
+    for i in range(12):  # IP-keyed and regular: every 30 s
+        lost += obs.observe(dict(ts=30.0 * i, kind="icmp", src_ip="10.0.9.5", dst_ip="10.0.9.1", proto="icmp"))
+    assert obs.cadence.interval("10.0.9.5") == 30.0
+    lost += obs.observe(Arp(ts=335.0, src_ip="10.0.9.5", dst_ip="10.0.9.1", proto="arp", operation="reply",
+                            src_mac="00:40:8c:aa:bb:cc", dst_mac="00:00:00:00:00:01"))
+    assert obs.cadence.interval("10.0.9.5") is None and obs.cadence.interval("00:40:8c:aa:bb:cc") == 30.0
+    assert set(obs.cadence.channels_of("00:40:8c:aa:bb:cc")) == {ALL, "icmp"}
+    for i in range(12, 20):  # the sightings after the merge land on the MAC's channels
+        lost += obs.observe(dict(ts=30.0 * i, kind="icmp", src_ip="10.0.9.5", dst_ip="10.0.9.1", proto="icmp"))
+    assert obs.cadence.channels[("00:40:8c:aa:bb:cc", "icmp")].last_seen == 570.0
+    for j in range(1, 10):  # then silence, while another device keeps the clock moving
+        lost += obs.observe(dict(ts=570.0 + 15.0 * j, kind="icmp", src_ip="10.0.9.9", dst_ip="10.0.9.1",
+                                 proto="icmp"))
+    assert [(e.device, e.src_ip, e.last_seen) for e in lost] == [("00:40:8c:aa:bb:cc", "10.0.9.5", 570.0)]

@@ -22,14 +22,15 @@ def test_events_and_payloads_round_trip_equal_and_in_order():
     ]
     payloads = [Payload("http-response:/x", b"\x00body" * 100, 2.5, f1), Payload("mqtt", b"m", 3.0, f2),
                 Payload("http-request:/y", b"", 3.5, f1), Payload("file", b"z", 4.0, None)]
-    tag, ev2, pl2 = loads_message(dumps_batch(events, payloads))
+    tag, ev2, pl2, prepared, seq = loads_message(dumps_batch(events, payloads, ["x"] * len(events), 7))
     assert tag == "b"
     assert ev2 == events and [type(e) for e in ev2] == [type(e) for e in events]
     assert pl2 == payloads
+    assert prepared == ["x"] * len(events) and seq == 7  # what the worker prepared travels with its events
     assert pl2[0].flow is pl2[2].flow  # one connection's payloads still share one Flow
     ev2[1].answers.append("x")  # rebuilt objects are independent and mutable like the originals
     assert events[1].answers == ["1.2.3.4", "::1"]
 
 
 def test_empty_batch_and_other_messages_pass_through():
-    assert loads_message(dumps_batch([], [])) == ("b", [], [])
+    assert loads_message(dumps_batch([], [])) == ("b", [], [], None, 0)

@@ -50,3 +50,20 @@ def test_modbus_writes_from_a_master_outside_the_slaves_system_are_unauthorised(
 def test_without_an_inventory_no_master_is_judged(tmp_path: Path) -> None:
     out = _analyze(f"sqlite:///{tmp_path / 'n.db'}")
     assert not [a for a in out["alerts"] if a["title"].startswith("Modbus Write or Diagnostics from a Master Not")]
+
+
+def test_the_masters_verdict_is_stored_with_the_modbus_events(tmp_path: Path) -> None:
+    """An assessor reading the store back sees the same verdict the alerts were raised on."""
+    import sqlalchemy as sa
+
+    path = tmp_path / "v.db"
+    db = f"sqlite:///{path}"
+    assert run_cli("assets", "import", str(REPO / "samples" / "inventory.yaml"), "--db", db).returncode == 0
+    _analyze(db)
+    with sa.create_engine(db).connect() as c:
+        rows = c.execute(sa.text("select src_ip, dst_ip, json_extract(data, '$.master_authorised') from event "
+                                 "where kind = 'modbus' and json_extract(data, '$.request')")).all()
+    verdicts = {(s, d): v for s, d, v in rows}
+    assert verdicts[("10.20.0.66", "10.20.1.2")] == 0  # the rogue master: in no system
+    assert verdicts[("10.20.0.5", "10.20.1.1")] == 1  # the HMI and PLC 1: one system
+    assert None not in verdicts.values()

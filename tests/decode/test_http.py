@@ -177,6 +177,14 @@ def test_sniffer():
     assert not looks_like_http(b"")
 
 
+def test_rtsp_camera_control_is_not_taken_for_http() -> None:
+    """RTSP borrows HTTP's methods (OPTIONS, GET_PARAMETER...) but its request line ends in RTSP/1.0."""
+    assert not looks_like_http(b"OPTIONS rtsp://10.40.1.7:554/stream1 RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+    assert not looks_like_http(b"DESCRIBE rtsp://10.40.1.7/s RTSP/1.0\r\n")
+    assert not looks_like_http(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n")
+    assert looks_like_http(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n")  # an HTTP OPTIONS still is HTTP
+
+
 def test_decoder_is_done_after_an_upgrade_but_close_still_reports():
     d = HttpDecoder(FLOW)
     d.data(True, 1.0, b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")

@@ -101,7 +101,35 @@ def test_killed_run_is_found_and_marked_incomplete(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{db}")
     status, reason = engine.connect().execute(sa.text("select status, reason from run")).one()
     assert status == "incomplete" and "ended" in reason
-    assert _count(engine, "select count(*) from event") == 20  # two whole batches of 10
+    # whole batches of 10, in order: the second may still have been in flight on the writer thread
+    n = _count(engine, "select count(*) from event")
+    assert n in (10, 20)
+    stored = [r[0] for r in engine.connect().execute(sa.text("select ts from event order by id"))]
+    assert stored == [float(i) for i in range(n)]
+
+
+def test_a_full_batch_is_written_behind_and_flush_waits_for_it(sqlite_url: str) -> None:
+    engine = open_store(sqlite_url)
+    with RunWriter(engine, "analyze", ["a"], batch_size=10) as w:
+        w.add_many(Conn(ts=float(i)) for i in range(25))
+        assert w._behind is not None  # the second full batch went to the writer thread
+        w.flush()
+        assert _count(engine, "select count(*) from event") == 25  # after flush, everything is stored
+    assert _count(engine, "select count(*) from event") == 25
+
+
+def test_a_failed_write_behind_is_raised_to_the_caller_and_marks_the_run(sqlite_url: str) -> None:
+    engine = open_store(sqlite_url)
+    with pytest.raises(sa.exc.StatementError):
+        with RunWriter(engine, "analyze", ["a"], batch_size=5) as w:
+            w.add_many(Conn(ts=float(i)) for i in range(5))
+            w.add_many(Conn(ts=object()) for _ in range(5))  # the driver refuses the value, on the writer thread
+            w.add_many(Conn(ts=float(i)) for i in range(5))  # the failure surfaces here, in the caller
+    status = engine.connect().execute(sa.text("select status from run")).scalar()
+    assert status == "incomplete"
+    # the batches before and after the refused one are whole and stored; the refused one is not
+    assert [r[0] for r in engine.connect().execute(sa.text("select ts from event order by id"))] == \
+        [float(i) for i in range(5)] * 2
 
 
 def test_every_migration_has_a_single_parent_chain() -> None:
