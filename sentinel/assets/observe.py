@@ -193,6 +193,11 @@ def _remember_public(canon: str, global_: bool) -> None:
         _PUBLIC[canon] = global_
 
 
+def _spans(nets) -> tuple[tuple[int, int], ...]:
+    """ipaddress networks as (first, last) integer ranges."""
+    return tuple((int(n.network_address), int(n.broadcast_address)) for n in nets)
+
+
 #: [classifier or None] once built (see _v4_classifier)
 _V4: list[Any] = []
 
@@ -214,10 +219,7 @@ def _v4_classifier():
         _V4.append(None)
         return None
 
-    def spans(nets) -> tuple[tuple[int, int], ...]:
-        return tuple((int(n.network_address), int(n.broadcast_address)) for n in nets)
-
-    priv, exc, ((s_lo, s_hi),) = spans(private), spans(exceptions), spans([shared])
+    priv, exc, ((s_lo, s_hi),) = _spans(private), _spans(exceptions), _spans([shared])
     special = {o for lo, hi in priv + exc + ((s_lo, s_hi),) for o in range(lo >> 24, (hi >> 24) + 1)}
 
     def classify(n: int) -> tuple[bool, bool]:
@@ -284,12 +286,9 @@ def _v6_classifier():
         _V6.append(None)
         return None
 
-    def spans(nets) -> tuple[tuple[int, int], ...]:
-        return tuple((int(n.network_address), int(n.broadcast_address)) for n in nets)
-
-    priv, exc, v4_priv, v4_exc = spans(private), spans(exceptions), spans(v4_private), spans(v4_exceptions)
-    ((s_lo, s_hi),) = spans([v4_shared])
-    ((m_lo, m_hi),) = spans([multicast])
+    priv, exc, v4_priv, v4_exc = _spans(private), _spans(exceptions), _spans(v4_private), _spans(v4_exceptions)
+    ((s_lo, s_hi),) = _spans([v4_shared])
+    ((m_lo, m_hi),) = _spans([multicast])
     special = {o for lo, hi in priv + exc for o in range(lo >> 112, (hi >> 112) + 1)}
     mapped_lo = 0xFFFF << 32
     # 3.13 judges a mapped address by its IPv4 is_global (which also excludes the shared 100.64/10), 3.11 by not

@@ -48,9 +48,8 @@ def _insert_sql(engine: Engine) -> str | None:
     if style == "qmark":
         marks = ", ".join("?" for _ in _COLUMNS)
     elif style in ("format", "pyformat"):
-        marks = ", ".join("%s" for _ in _COLUMNS)
-        if engine.dialect.name == "postgresql":
-            marks = marks[: -len("%s")] + "%s::jsonb"
+        jsonb = engine.dialect.name == "postgresql"  # `data` arrives as JSON text
+        marks = ", ".join("%s::jsonb" if jsonb and c == "data" else "%s" for c in _COLUMNS)
     else:
         return None
     return f"INSERT INTO event ({cols}) VALUES ({marks})"
