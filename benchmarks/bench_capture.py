@@ -6,9 +6,14 @@ Generates the capture with gen_capture.py when it is missing: bench-data/cap_1M.
 bench-data/cap_1M_city.pcap for `--mix city` (bulk flows, mostly camera video: see gen_capture.py); `--file` takes
 any capture instead. Each round runs both tools (round-robin, so machine drift spreads over both), into a fresh
 SQLite store for Sentinel. Peak memory is the largest *sum* of memory over the whole process tree (Sentinel's
-workers included), sampled every 20 ms from /proc/PID/smaps_rollup, as PSS (each shared page divided among the
-processes sharing it: forked workers share the parent's pages) and, for comparison, as RSS (shared pages counted
-once per process, which overstates). Prints a table, the events per kind of the last round and a JSON line.
+workers included), as RSS (shared pages counted once per process, which overstates) and as PSS (each shared page
+divided among the processes sharing it: forked workers share the parent's pages).
+
+why PSS comes from an extra, untimed run of each tool: reading /proc/PID/smaps_rollup walks the process's page
+tables, 13 ms of CPU per read of a 500 MB process (measured here). Polled every 20 ms over Sentinel's three
+processes it took most of a core from a tool that uses both, and almost nothing from single-threaded tshark: the
+timed rounds therefore read only /proc/PID/status (VmRSS, 0.05 ms per read). Prints a table, the events per kind
+of the last round and a JSON line.
 """
 
 from __future__ import annotations
@@ -37,24 +42,34 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _mem_kb(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) of one process in KiB. PSS divides each page among the processes that share it, so a sum of
-    PSS over a process tree counts forked workers' shared pages once; a sum of RSS counts them once per process."""
-    pss = rss = 0
+def _pss_kb(pid: int) -> int:
+    """PSS of one process in KiB: each page divided among the processes that share it, so a sum over a process
+    tree counts forked workers' shared pages once. Costly to read (see the module docstring)."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 if line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1])
+                    return int(line.split()[1])
     except OSError:
         pass
-    return pss, rss
+    return 0
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, int, subprocess.CompletedProcess]:
-    """Wall seconds, peak summed PSS and peak summed RSS (KiB) of the process tree, and the result.
+def _rss_kb(pid: int) -> int:
+    """RSS of one process in KiB, from /proc/PID/status (cheap)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(cmd: list[str], env: dict | None = None,
+                 mem=_rss_kb) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall seconds, the peak of `mem` summed over the process tree (KiB), and the result.
 
     Output goes to temporary files, not pipes: a pipe nobody drains while we poll would block a tool that prints
     more than the pipe holds (analyze --json with many alerts does).
@@ -62,21 +77,19 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, i
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        peak_pss = peak_rss = 0
+        peak = 0
         while proc.poll() is None:
             tree, todo = [], [proc.pid]
             while todo:
                 p = todo.pop()
                 tree.append(p)
                 todo += _children(p)
-            mem = [_mem_kb(p) for p in tree]
-            peak_pss = max(peak_pss, sum(m[0] for m in mem))
-            peak_rss = max(peak_rss, sum(m[1] for m in mem))
+            peak = max(peak, sum(mem(p) for p in tree))
             time.sleep(0.02)
         wall = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        return wall, peak_pss, peak_rss, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+        return wall, peak, subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,21 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(a.runs):
             db = Path(tmp) / f"run{i}.db"
             env = {**os.environ, "SENTINEL_DB": f"sqlite:///{db}"}
-            wall, pss, rss, res = run_measured(sentinel, env)
+            wall, rss, res = run_measured(sentinel, env)
             if res.returncode != 0:
                 print(res.stderr.decode(errors="replace"), file=sys.stderr)
                 return 1
             summary = json.loads(res.stdout)
             packets, events = summary["packets"], summary["events"]
-            results["sentinel"].append((wall, pss, rss))
-            wall, pss, rss, res = run_measured(tshark)
+            results["sentinel"].append((wall, rss))
+            wall, rss, res = run_measured(tshark)
             if res.returncode != 0:
                 print(res.stderr.decode(errors="replace"), file=sys.stderr)
                 return 1
-            results["tshark"].append((wall, pss, rss))
+            results["tshark"].append((wall, rss))
+        env = {**os.environ, "SENTINEL_DB": f"sqlite:///{Path(tmp) / 'pss.db'}"}
+        pss = {"sentinel": run_measured(sentinel, env, _pss_kb)[1], "tshark": run_measured(tshark, None, _pss_kb)[1]}
     med = {k: statistics.median(r[0] for r in v) for k, v in results.items()}
-    pss = {k: max(r[1] for r in v) for k, v in results.items()}
-    rss = {k: max(r[2] for r in v) for k, v in results.items()}
+    rss = {k: max(r[1] for r in v) for k, v in results.items()}
     print(f"capture: {cap} ({cap.stat().st_size:,} bytes, {packets:,} packets), {a.runs} rounds, medians")
     print(f"{'tool':<30}{'wall s':>9}{'min-max':>15}{'pkt/s':>12}{'peak PSS MiB':>14}{'peak RSS MiB':>14}")
     for k, label in (("sentinel", "sentinel analyze (SQLite)"), ("tshark", "tshark -q -z conv,ip")):
@@ -128,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:<30}{med[k]:>9.2f}{min(ws):>7.2f}-{max(ws):<7.2f}{packets / med[k]:>12,.0f}"
               f"{pss[k] / 1024:>14.0f}{rss[k] / 1024:>14.0f}")
     ratio = med["tshark"] / med["sentinel"]
-    print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip (peak memory: sums over the process tree)")
+    print(f"sentinel is {ratio:.2f}x the speed of tshark conv,ip (peak memory: sums over the process tree; "
+          "PSS from one more, untimed run of each)")
     n_events = sum(events.values())
     print(f"events: {n_events:,} ({n_events / packets:.3f} per packet): "
           + ", ".join(f"{k} {v:,}" for k, v in sorted(events.items(), key=lambda kv: -kv[1])))
