@@ -42,29 +42,27 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _pss_kb(pid: int) -> int:
-    """PSS of one process in KiB: each page divided among the processes that share it, so a sum over a process
-    tree counts forked workers' shared pages once. Costly to read (see the module docstring)."""
+def _proc_kb(path: str, field: str) -> int:
+    """A `Field:   N kB` line of a /proc file, in KiB (0 when the process is gone)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _pss_kb(pid: int) -> int:
+    """PSS of one process: each page divided among the processes that share it, so a sum over a process tree
+    counts forked workers' shared pages once. Costly to read (see the module docstring)."""
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def _rss_kb(pid: int) -> int:
-    """RSS of one process in KiB, from /proc/PID/status (cheap)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    """RSS of one process, from /proc/PID/status (cheap)."""
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def run_measured(cmd: list[str], env: dict | None = None,

@@ -90,7 +90,6 @@ class Device:
     # the cadence tracker's channels of this device (`CadenceTracker.channels_of(key)`), fetched at the first
     # sighting; None again whenever an ARP merge renames channels
     chans: dict | None = field(default=None, repr=False, compare=False)
-    all_ch: Any = field(default=None, repr=False, compare=False)  # chans[ALL], once it exists
 
     def add_evidence(self, role: str, reason: str, n: int = 1) -> None:
         c = self.evidence.get(role)
@@ -450,7 +449,6 @@ class Observer:
         # owner, the only thing that moves an IP to another device
         self._by_ip: dict[str, Device] = {}
         self.cadence = CadenceTracker(self.cfg.cadence, sensor="assets")
-        self._burst = self.cadence.cfg.burst
         self.dropped = 0  # devices not recorded because max_devices was reached
         self.events = 0
 
@@ -548,44 +546,10 @@ class Observer:
             protocols[protocol] = n + 1
         elif len(protocols) < MAX_PROTOCOLS:
             protocols[protocol] = 1
-        # CadenceTracker.sight(d.chans, d.key, protocol, ts, lost) written in, with the device's channel held by
-        # the device: a call and a lookup fewer per sighting (see sight for what each branch stands for)
-        cad = self.cadence
-        now = cad.now
-        if now is None or not ts <= now:
-            cad.now = ts
-            heap = cad._heap
-            if heap and heap[0][0] < ts:
-                lost += cad._expire(ts)
         chans = d.chans
         if chans is None:
-            chans = d.chans = cad.channels_of(d.key)
-        ch = d.all_ch
-        if ch is None:
-            ch = chans.get(ALL)
-            if ch is None:
-                d.all_ch = cad._open(d.key, ALL, ts)
-            else:
-                d.all_ch = ch
-        if ch is not None:
-            last = ch.last_seen
-            if not ts <= last:
-                if ch.interval is None and ts - last < self._burst:
-                    ch.last_seen = ts
-                    ch.lost = False
-                else:
-                    cad._advance(ch, ts)
-        ch = chans.get(protocol)
-        if ch is None:
-            cad._open(d.key, protocol, ts)
-        else:
-            last = ch.last_seen
-            if not ts <= last:
-                if ch.interval is None and ts - last < self._burst:
-                    ch.last_seen = ts
-                    ch.lost = False
-                else:
-                    cad._advance(ch, ts)
+            chans = d.chans = self.cadence.channels_of(d.key)
+        self.cadence.sight(chans, d.key, protocol, ts, lost)
         if peer is not None:  # _talk(d, peer)
             public = _PUBLIC.get(peer)
             if public is None:
@@ -659,7 +623,7 @@ class Observer:
         self.cadence.rename(ip, mac)
         for d in (old, new):  # their channels moved: fetch them again at the next sighting
             if d is not None:
-                d.chans = d.all_ch = None
+                d.chans = None
 
     def _behind_mac(self, mac: str, ip: str, ts: float, lost: list) -> None:
         """Frames from one MAC with many source IPs: that MAC forwards for others (a router/gateway)."""

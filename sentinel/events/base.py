@@ -87,11 +87,6 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def own_field_names(cls: type) -> tuple[str, ...]:
-    """The kind's own fields (not COMMON_FIELDS), in declaration order: what `extra()` returns."""
-    return _own_field_names(cls)
-
-
 def _own_field_names(cls: type) -> tuple[str, ...]:
     names = _OWN_CACHE.get(cls)
     if names is None:

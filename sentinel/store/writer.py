@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from ..events.base import Event, own_field_names
+from ..events.base import Event
 from .db import now
 from .tables import EventRow, Run
 
@@ -33,7 +33,6 @@ _COLUMNS = ("ts", "kind", "layer", "sensor", "src_ip", "src_port", "dst_ip", "ds
             "run_id")
 #: the common columns of an event, read in one call (KIND and LAYER are class attributes, read through the event)
 _common = attrgetter("ts", "KIND", "LAYER", "sensor", "src_ip", "src_port", "dst_ip", "dst_port", "proto", "uid")
-_OWN: dict[type, tuple[tuple[str, ...], Callable[[Any], Any]]] = {}
 
 
 def _insert_sql(engine: Engine) -> str | None:
@@ -69,19 +68,9 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def _own_getter(cls: type) -> tuple[tuple[str, ...], Callable[[Any], Any]]:
-    got = _OWN.get(cls)
-    if got is None:
-        names = own_field_names(cls)
-        get = attrgetter(*names) if len(names) > 1 else (lambda o, n=names: tuple(getattr(o, x) for x in n))
-        got = _OWN[cls] = (names, get)
-    return got
-
-
 def event_data(ev: Event) -> str:
     """The `data` column of an event: its own fields (those that are not columns) as a JSON object."""
-    names, get = _own_getter(type(ev))
-    return orjson.dumps(dict(zip(names, get(ev))), default=_jsonable).decode()
+    return orjson.dumps(ev.extra(), default=_jsonable).decode()
 
 
 def events_data(events: list[Event]) -> list[str]:
