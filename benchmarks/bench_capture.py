@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mix", choices=("dense", "city"), default="dense", help="the generated capture's mix")
     ap.add_argument("--no-detect", action="store_true", help="time `analyze --no-detect` (decode and store only)")
     a = ap.parse_args(argv)
+    if a.file is not None and not a.file.is_file():
+        ap.error(f"--file {a.file}: no such capture file")  # generating into a path the user named would surprise
+    if a.packets < 1 or a.runs < 1:
+        ap.error("--packets and --runs must be at least 1")
     size = f"{a.packets // 1_000_000}M" if a.packets % 1_000_000 == 0 else f"{a.packets // 1000}k"
     name = f"cap_{size}.pcap" if a.mix == "dense" else f"cap_{size}_{a.mix}.pcap"
     cap = a.file or REPO / "bench-data" / name

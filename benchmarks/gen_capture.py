@@ -839,6 +839,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mix", choices=sorted(MIXES), default="dense", help="dense (default) or city: see above")
     ap.add_argument("--breakdown", action="store_true", help="print the packets per traffic class afterwards")
     a = ap.parse_args(argv)
+    if a.packets < 1:
+        ap.error("--packets must be at least 1")
     n = MIXES[a.mix](a.out, a.packets, a.seed).run()
     print(f"wrote {n} packets to {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
     if a.breakdown:

@@ -28,6 +28,9 @@ class InputError(SentinelError):
         self.message = message
         super().__init__(self.oneline())
 
+    def __reduce__(self):
+        return type(self), (self.source, self.message, self.position)
+
     def oneline(self) -> str:
         where = f"{self.source}: {self.position}" if self.position else self.source
         return f"{where}: {self.message}"
@@ -49,6 +52,11 @@ class CaptureError(InputError):
         if offset is not None:
             parts.append(f"byte offset {offset}")
         super().__init__(source, message, ", ".join(parts) or None)
+
+    def __reduce__(self):
+        # why: capture workers send their per-file results (with this error) to the parent pickled; the default
+        # rebuilds an exception from its one-line text and failed on this signature
+        return type(self), (self.source, self.message, self.packet, self.offset)
 
 
 class StoreError(SentinelError):

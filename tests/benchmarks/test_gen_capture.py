@@ -77,3 +77,16 @@ def test_city_mix_is_mostly_camera_video(gen, tmp_path: Path) -> None:
     assert not any(map(_is_rtp_video, _packets(dense)))
     # the generator's own classifier agrees with the independent reader
     assert gen.breakdown(out)["video rtp"] == sum(map(_is_rtp_video, frames))
+
+
+def test_bad_sizes_and_missing_files_are_usage_errors(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks"
+    for cmd in ([str(bench / "gen_capture.py"), str(tmp_path / "g.pcap"), "--packets", "0"],
+                [str(bench / "bench_capture.py"), "--file", str(tmp_path / "missing.pcap")]):
+        res = subprocess.run([sys.executable, *cmd], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr.strip().splitlines()[-1].startswith(Path(cmd[0]).name + ": error:")
+    assert not (tmp_path / "g.pcap").exists() and not (tmp_path / "missing.pcap").exists()

@@ -162,3 +162,30 @@ def test_fuzz_readers_raise_only_capture_errors(tmp_path_factory, data, flips, f
     except CaptureError:
         pass
     assert time.monotonic() - t < 5
+
+
+@pytest.mark.parametrize("cut", ["middle", "junk"])
+def test_damage_found_by_capture_workers_reaches_the_parent(tmp_path, cut):
+    """With worker processes (captures over 8 MiB), the damage report crosses a process boundary: it must arrive
+    whole (packet number, offset), not as a crash of the pipeline."""
+    raw = write_pcap(tmp_path / "ok.pcap", mixed_packets()).read_bytes()
+    offs = packet_offsets(raw)
+    p = tmp_path / "bad.pcap"
+    p.write_bytes(raw[:offs[5] + 7] if cut == "middle" else raw[:offs[5]] + b"\xff" * 64)
+    a = analyze_files([p], workers=2)
+    for _ in a:
+        pass
+    (err,) = a.stats.errors
+    assert err.packet == 6 and err.offset == offs[5] and a.stats.packets == 5
+    with pytest.raises(CaptureError) as ei:
+        for _ in analyze_files([p], workers=2, strict=True):
+            pass
+    assert ei.value.packet == 6 and "bad.pcap" in str(ei.value)
+
+
+def test_input_errors_survive_pickling():
+    import pickle
+
+    e = pickle.loads(pickle.dumps(CaptureError("x.pcap", "truncated record", packet=3, offset=99)))
+    assert (e.source, e.message, e.packet, e.offset, str(e)) == ("x.pcap", "truncated record", 3, 99,
+                                                                 str(CaptureError("x.pcap", "truncated record", 3, 99)))
