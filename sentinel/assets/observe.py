@@ -19,7 +19,7 @@ lookup and told to the heartbeat learner in one call, and per-device state avoid
 must track (plain dicts rather than Counters and sets). On cap_100k's 40,925 events this is 2.4x fewer instructions
 per event than the first version (95.8k -> 39.6k, valgrind), with identical devices and heartbeat_lost events.
 Then: IPv6 addresses classified by integer ranges (cap_1M has 8,797 IPv6 DNS clients, each a miss of every cache),
-the cadence sighting written into `heard` with the device holding its channels, the common counters written in.
+the device holding its cadence channels, so a sighting looks them up once.
 """
 
 from __future__ import annotations
@@ -516,8 +516,8 @@ class Observer:
               peer: str | None = None) -> Device | None:
         """`ip` sent or answered something at `ts` on `protocol`, in a message exchanged with `peer` (see `_talk`).
 
-        The per-event core (1.8 calls per event), hence one function with `_talk` written in rather than calls
-        (and called with positional arguments: keywords cost a little more per call).
+        The per-event core (1.8 calls per event), called with positional arguments (keywords cost a little more
+        per call).
         """
         d = self._by_ip.get(ip)
         if d is None:
@@ -540,29 +540,16 @@ class Observer:
                 ips[ip] = ts
         elif len(ips) < MAX_IPS:
             ips[ip] = ts
-        protocols = d.protocols
-        n = protocols.get(protocol)
-        if n is not None:
-            protocols[protocol] = n + 1
-        elif len(protocols) < MAX_PROTOCOLS:
-            protocols[protocol] = 1
+        _bump(d.protocols, protocol, MAX_PROTOCOLS)
         chans = d.chans
         if chans is None:
             chans = d.chans = self.cadence.channels_of(d.key)
         self.cadence.sight(chans, d.key, protocol, ts, lost)
-        if peer is not None:  # _talk(d, peer)
-            public = _PUBLIC.get(peer)
-            if public is None:
-                public = is_public(peer)
-            if public:
-                d.external_peers += 1
-            peers = d.peers
-            if len(peers) < MAX_PEERS:
-                peers[peer] = None
+        self._talk(d, peer)
         return d
 
     def _talk(self, d: Device, peer: str | None) -> None:
-        # what `heard` and `_conn` write in (kept as the one readable statement of it)
+        """`d` exchanged a message with `peer`: count public peers and remember a bounded set of peers."""
         if peer is None:
             return
         if is_public(peer):
@@ -651,21 +638,11 @@ class Observer:
             port = _PORT_TEXT[transport][dport] if dport.__class__ is int else _port_text(transport, dport)
         except (KeyError, TypeError):
             port = _port_text(transport, dport)
-        if dport is not None:  # _bump written in: one call fewer per device of the 190k pairs on cap_1M
+        if dport is not None:
             if s is not None:
-                counts = s.client_ports
-                n = counts.get(port)
-                if n is not None:
-                    counts[port] = n + 1
-                elif len(counts) < MAX_PORTS:
-                    counts[port] = 1
+                _bump(s.client_ports, port, MAX_PORTS)
             if d is not None:
-                counts = d.server_ports
-                n = counts.get(port)
-                if n is not None:
-                    counts[port] = n + 1
-                elif len(counts) < MAX_PORTS:
-                    counts[port] = 1
+                _bump(d.server_ports, port, MAX_PORTS)
         return s, d, port, dport
 
     def _conn(self, ev, kind, ts, src, dst, lost) -> None:
@@ -682,31 +659,13 @@ class Observer:
             port = _PORT_TEXT[transport][dport] if dport.__class__ is int else _port_text(transport, dport)
         except (KeyError, TypeError):
             port = _port_text(transport, dport)
-        if s is not None:  # _bump written in, here and below (146,734 conns on cap_1M)
-            counts = s.client_ports
-            n = counts.get(port)
-            if n is not None:
-                counts[port] = n + 1
-            elif len(counts) < MAX_PORTS:
-                counts[port] = 1
+        if s is not None:
+            _bump(s.client_ports, port, MAX_PORTS)
         # why: REJ means the host lives but the port is closed; S0 means nobody answered
         if d is None or (ev.conn_state or "") in ("REJ", "S0"):
             return
-        # _talk(d, src) written in
-        public = _PUBLIC.get(src)
-        if public is None:
-            public = is_public(src)
-        if public:
-            d.external_peers += 1
-        peers = d.peers
-        if len(peers) < MAX_PEERS:
-            peers[src] = None
-        counts = d.server_ports
-        n = counts.get(port)
-        if n is not None:
-            counts[port] = n + 1
-        elif len(counts) < MAX_PORTS:
-            counts[port] = 1
+        self._talk(d, src)
+        _bump(d.server_ports, port, MAX_PORTS)
         if dport.__class__ is int and (service is None or service.__class__ is str):
             acts = _CONN_EVIDENCE.get((service, port))
             if acts is None:
