@@ -13,19 +13,17 @@ case for orig and lower case for resp at their first occurrence; conn_state from
 from __future__ import annotations
 
 import binascii
-import gc
 import hashlib
 import socket
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from ..decode.base import ACK, FIN, RST, SYN, Flow, Registry
 from ..decode.fastbuild import builder
-from ..events.base import Event
 from ..events.transport import Conn, Icmp
+from ..gcpause import gc_paused
 from .extract import ICMP, ICMP6, TCP, UDP, Fields
 
 DEFAULT_TIMEOUTS = {"tcp": 300.0, "udp": 60.0, "icmp": 60.0, "tcp_closed": 5.0}
@@ -49,7 +47,8 @@ def flow_hash(f: Fields) -> tuple[np.ndarray, np.ndarray]:
     icmp = (f.proto == ICMP) | (f.proto == ICMP6)
     sp = np.where(icmp, 0, f.sport).astype(np.uint64)
     dp = np.where(icmp, 0, f.dport).astype(np.uint64)
-    src_le = (f.src_hi < f.dst_hi) | ((f.src_hi == f.dst_hi) & ((f.src_lo < f.dst_lo) | ((f.src_lo == f.dst_lo) & (sp <= dp))))
+    src_le = (f.src_hi < f.dst_hi) | ((f.src_hi == f.dst_hi) & ((f.src_lo < f.dst_lo)
+                                                              | ((f.src_lo == f.dst_lo) & (sp <= dp))))
     a_hi = np.where(src_le, f.src_hi, f.dst_hi)
     a_lo = np.where(src_le, f.src_lo, f.dst_lo)
     b_hi = np.where(src_le, f.dst_hi, f.src_hi)
@@ -160,25 +159,6 @@ def conn_state(proto: int, seen: int, rpkts: int) -> str:
     return "S1"
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch is decoded.
-
-    why: a batch allocates ~10^5 container objects (events, decoder and flow state, parser temporaries) and none
-    of them is part of a reference cycle, so a collection during the batch can free nothing; it only rescans
-    the young objects over and over (with the default thresholds every 700 allocations: ~30 % of an in-process
-    run of cap_100k; ~8 % even with the capture workers' 50,000). Counting goes on while paused, so the first
-    allocation after the batch runs one collection over everything the batch left alive."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class FlowState:
     """One live connection (compact: counters and a few references)."""
 
@@ -214,6 +194,10 @@ class FlowTable:
         self.last_sweep = -1e300
         self.decoder_errors = 0
         self._stream_cls = None
+        #: TCP ports whose first flow is announced through `on_watch()` (once), as soon as the flow starts; see
+        #: `watch_ports` in sentinel/capture/pipeline.py
+        self.watch_ports: frozenset[int] = frozenset()
+        self.on_watch: Any = None
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _tcp_stream(self):
@@ -274,7 +258,7 @@ class FlowTable:
     def process(self, f: Fields, buf: np.ndarray, h: np.ndarray, src_le: np.ndarray, sel: np.ndarray,
                 out: _Out) -> None:
         """Update flows with the packets `sel` (indices into the batch) of this partition."""
-        with _gc_paused():
+        with gc_paused():
             if len(sel):
                 self._segments(f, buf, h, src_le, sel, out)
             now = float(f.ts.max()) if len(f.ts) else None
@@ -297,7 +281,7 @@ class FlowTable:
 
     def flush(self, out: _Out) -> None:
         """End of input: every remaining flow ends (not a timeout)."""
-        with _gc_paused():
+        with gc_paused():
             for st in self.table.values():
                 self._finish(st, out, st.last_ts, timed_out=False)
             self.table.clear()
@@ -342,7 +326,6 @@ class FlowTable:
         # phase 1 (once per group): does the group continue a known flow?
         table = self.table
         seg_h = hs[seg_first].tolist()
-        seg_gstart = gstart[seg_first].tolist()
         first_ts = ts[seg_first].tolist()
         first_syn = synonly[seg_first].tolist()
         cont = np.zeros(nseg, bool)
@@ -410,7 +393,6 @@ class FlowTable:
         opk_l, cnt_l, ob_l, rb_l = opk.tolist(), cnt.tolist(), ob.tolist(), rb.tolist()
         tmin_l, tmax_l, seen_l = tmin.tolist(), tmax.tolist(), seen.tolist()
         last_in_group = seg_last_in_group.tolist()
-        cont_l = cont.tolist()
         # what a new flow needs (addresses as text, ports, uid) is computed for all new segments at once
         new = np.flatnonzero(~cont)
         new_l = new.tolist()
@@ -443,6 +425,9 @@ class FlowTable:
             st.uid = uids[j]
             # which decoder takes the flow: by server port (either side), else sniff the first payload
             if st.proto == TCP:
+                if self.on_watch is not None and (st.resp_port in self.watch_ports or st.orig_port in self.watch_ports):
+                    self.on_watch, on_watch = None, self.on_watch
+                    on_watch()
                 cls = tcp_ports.get(st.resp_port) or tcp_ports.get(st.orig_port)
                 if cls is not None:
                     self._claim(st, cls)

@@ -3,7 +3,7 @@
 API (what `sentinel analyze` / `sentinel watch` call)::
 
     run = analyze_files(paths, registry=default_registry(), sensor="pcap", workers=None, strict=False,
-                        timeouts=None, progress=None, scan=None, prepare=None)
+                        timeouts=None, progress=None, scan=None, prepare=None, watch_ports=(), on_watch=None)
     for events, payloads in run:        # batches: list[Event], list[Payload]
         store(events); scan(payloads)   # with scan=f: payloads are scanned where they are decoded (see below)
     for d in run.delivered():           # the same batches as Delivered(events, payloads, prepared)
@@ -28,6 +28,10 @@ API (what `sentinel analyze` / `sentinel watch` call)::
   is delivered with them (`Delivered.prepared`; iterate `run.delivered()`). why: the parent is the pipeline's
   bottleneck (evaluation is serial there); per-event work that needs no shared state, such as serialising the
   store's rows, is cheaper done on both cores before the events cross the pipe.
+* `watch_ports` / `on_watch()`: `on_watch` is called once, as soon as a TCP flow on one of `watch_ports` starts
+  (in the consumer's thread, while the batches go on). why: a follow-up that reads the capture again (the
+  Wireshark path for SMB) can start beside the fast path instead of after it; a flow's events come only when the
+  flow ends, which for a long SMB session is the end of the capture.
 * Damage: non-strict (default) keeps every event decoded before the damage, records the CaptureError in
   `stats.files[i].error` (with packet number and byte offset) and goes on with the next file; strict raises the
   first CaptureError after delivering the events before it. A missing/unreadable/non-capture file is damage too.
@@ -256,7 +260,7 @@ def _run_files(paths: list[str], an: Analyzer, strict: bool, chunk: int, progres
     yield _delivered(out, scan, prepare, seq + 1)
 
 
-def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk, scan, prepare) -> None:
+def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk, scan, prepare, watch_ports) -> None:
     # why: a worker allocates millions of short-lived, acyclic objects (payload bytes, events, parser state) and
     # keeps thousands of long-lived flow states; the default gen-0 threshold (700) made the cyclic collector
     # rescan those over and over. Objects inherited from the parent are frozen out of collection altogether.
@@ -264,6 +268,9 @@ def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk,
     gc.set_threshold(50_000, 20, 20)
     an = Analyzer(registry, sensor, timeouts, part, parts)
     send = conn.send_bytes
+    if watch_ports:
+        an.flows.watch_ports = frozenset(watch_ports)
+        an.flows.on_watch = lambda: send(pickle.dumps(("w",), 5))
     prog = (lambda pos: send(pickle.dumps(("p", pos), 5))) if part == 0 else None
     try:
         for d in _run_files(paths, an, strict, chunk, prog, scan, prepare):
@@ -283,17 +290,19 @@ def _worker(conn, paths, registry, sensor, timeouts, part, parts, strict, chunk,
 def analyze_files(paths: Iterable[str], *, registry: Registry | None = None, sensor: str = "pcap",
                   workers: int | None = None, strict: bool = False, timeouts: dict | None = None,
                   progress: Progress | None = None, chunk_size: int = DEFAULT_CHUNK, scan: Scan | None = None,
-                  prepare: Prepare | None = None) -> Analysis:
+                  prepare: Prepare | None = None, watch_ports: Iterable[int] = (),
+                  on_watch: Callable[[], None] | None = None) -> Analysis:
     paths = [str(p) for p in paths]
     total = sum(file_size(p) for p in paths)
     if workers is None:
         workers = min(os.cpu_count() or 1, 2) if total >= _PARALLEL_MIN_BYTES else 1
     stats = Stats()
+    watch = (frozenset(watch_ports), on_watch) if on_watch is not None and watch_ports else (frozenset(), None)
     if workers <= 1:
         return Analysis(_single(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, stats, scan,
-                                prepare), stats)
+                                prepare, watch), stats)
     return Analysis(_parallel(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, workers, stats,
-                              scan, prepare), stats)
+                              scan, prepare, watch), stats)
 
 
 def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
@@ -308,21 +317,24 @@ def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
         raise stats.errors[0]
 
 
-def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, stats, scan, prepare) -> Iterator:
+def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, stats, scan, prepare,
+            watch) -> Iterator:
     an = Analyzer(registry, sensor, timeouts)
+    an.flows.watch_ports, an.flows.on_watch = watch
     cb = (lambda pos: progress(pos, total)) if progress else None
     yield from _run_files(paths, an, strict, chunk, cb, scan, prepare)
     _finalise(stats, [an.stats], strict)
 
 
 def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total, n, stats, scan,
-              prepare) -> Iterator:
+              prepare, watch) -> Iterator:
+    watch_ports, on_watch = watch
     ctx = mp.get_context("fork")  # children inherit the registry and imported decoders
     procs, conns = [], []
     for k in range(n):
         r, w = ctx.Pipe(duplex=False)
         p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk, scan,
-                                              prepare), daemon=True)
+                                              prepare, watch_ports), daemon=True)
         p.start()
         w.close()
         procs.append(p)
@@ -365,6 +377,10 @@ def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total,
                 elif tag == "p":
                     if progress:
                         progress(msg[1], total)
+                elif tag == "w":
+                    if on_watch is not None:
+                        on_watch, call = None, on_watch
+                        call()
                 elif tag == "s":
                     part_stats[k] = msg[1]
                 elif tag == "x":

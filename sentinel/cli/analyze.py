@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, nullcontext
@@ -12,6 +13,7 @@ import orjson
 import typer
 
 from ..errors import CaptureError, InputError
+from ..dissect.wireshark import SMB_PORTS
 from ..events.base import Event
 from .common import DB_OPTION, JSON_OPTION, NO_BUILTIN_OPTION, RULES_OPTION, emit_json, interactive
 
@@ -51,25 +53,22 @@ def _progress(total_label: str):
 DRAIN_EVERY = 5.0  # seconds between publishing final alerts in streaming mode (watch)
 
 
-def _consume(run, writer, events_file: _EventsFile | None, evaluation, db=None, live: bool = False) -> tuple:
+def _consume(run, writer, events_file: _EventsFile | None, evaluation, db=None,
+             live: bool = False) -> tuple[Counter, list]:
     """Store every batch; in streaming mode also publish alerts as they become final.
-    -> (events per kind, alerts published, whether the capture had flows for the deep path)"""
-    from ..dissect.wireshark import needs_deep
-
+    -> (events per kind, alerts published)"""
     kinds: Counter = Counter()
     published: list = []
     last = time.monotonic()
-    deep_needed = False
     for d in run.delivered():
         events = d.events + evaluation.scan(d.payloads)
         if events:
-            deep_needed = deep_needed or needs_deep(events)
             events = events + evaluation.add(events)  # heartbeat_lost revealed on the way
             _store(events, writer, events_file, kinds, d.prepared)
         if evaluation.streaming and time.monotonic() - last > DRAIN_EVERY:
             last = time.monotonic()
             published += _publish(db, writer, evaluation.drain(), live)
-    return kinds, published, deep_needed
+    return kinds, published
 
 
 def _publish(db, writer, alerts: list, live: bool) -> list:
@@ -109,14 +108,53 @@ def _rows_for(evaluation):
     return prepare
 
 
-def _deep(captures: list[Path], sensor: str, evaluation, writer, events_file: _EventsFile | None,
-          kinds: Counter, needed: bool) -> None:
-    """The Wireshark path (sentinel/dissect), only for captures whose flows need it."""
-    from ..dissect.wireshark import dissect
+class _DeepPath:
+    """The Wireshark path (sentinel/dissect) for captures whose flows need it, run beside the fast path.
 
-    if not needed:
+    why a thread: the deep path is subprocesses (tcpdump reads the whole capture, then tshark), so it needs no
+    GIL; started when the fast path sees the first SMB flow begin (`watch_ports`), it overlaps the capture workers
+    instead of adding its time (~1 s per GB read by tcpdump) to the end of the run. Its events are evaluated with
+    the others: they are added before the final, time-ordered evaluation."""
+
+    def __init__(self, captures: list[Path], sensor: str) -> None:
+        self.captures, self.sensor = captures, sensor
+        self.started = False
+        self._thread: threading.Thread | None = None
+        self._result = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        self._thread = threading.Thread(target=self._run, name="sentinel-deep", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from ..dissect.wireshark import dissect
+
+        try:
+            self._result = dissect(self.captures, self.sensor)
+        except BaseException as exc:  # re-raised in the caller's thread by `result`
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the subprocesses (also on error paths: the temporary directory is removed when they end)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self):
+        """The DeepResult, or None if the capture had no flow that needed the deep path."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _deep(deep: _DeepPath, evaluation, writer, events_file: _EventsFile | None, kinds: Counter) -> None:
+    res = deep.result()
+    if res is None:
         return
-    res = dissect(captures, sensor)
     if res.skipped:
         typer.echo(f"warning: {res.skipped}", err=True)
     events = res.events + evaluation.scan(res.payloads)
@@ -202,7 +240,8 @@ def register(app: typer.Typer) -> None:
         json_out: bool = JSON_OPTION,
         events: Optional[Path] = typer.Option(None, "--events", help="Write every event as one JSON line to FILE."),
         strict: bool = typer.Option(False, "--strict", help="Fail at the first damaged packet instead of going on."),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: cores, max 2)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Worker processes (default: cores, max 2)."),
         sensor: str = typer.Option("pcap", "--sensor", help="Sensor name recorded on every event."),
         rules: list[Path] = RULES_OPTION,
         no_builtin: bool = NO_BUILTIN_OPTION,
@@ -239,12 +278,17 @@ def register(app: typer.Typer) -> None:
                 stack.callback(events_file.close)
             writer = stack.enter_context(RunWriter(engine, "analyze", [str(p) for p in captures]))
             stack.enter_context(progress_cm)
+            deep_path = _DeepPath(captures, sensor) if deep and detect else None
+            if deep_path is not None:
+                stack.callback(deep_path.wait)
             run = analyze_files(captures, registry=default_registry(), sensor=sensor, workers=workers, strict=strict,
-                                progress=cb, scan=evaluation.payload_scanner(), prepare=_rows_for(evaluation))
-            kinds, _, deep_needed = _consume(run, writer, events_file, evaluation)
+                                progress=cb, scan=evaluation.payload_scanner(), prepare=_rows_for(evaluation),
+                                watch_ports=SMB_PORTS if deep_path else (),
+                                on_watch=deep_path.start if deep_path else None)
+            kinds, _ = _consume(run, writer, events_file, evaluation)
             stats = run.stats
-            if deep and detect:
-                _deep(captures, sensor, evaluation, writer, events_file, kinds, deep_needed)
+            if deep_path is not None:
+                _deep(deep_path, evaluation, writer, events_file, kinds)
             outcome = _evaluate(evaluation, engine, writer, events_file, kinds)
             writer.counts = {"packets": stats.packets, "bytes": stats.bytes, "alerts": len(outcome.alerts)}
             if stats.errors:
@@ -285,7 +329,7 @@ def register(app: typer.Typer) -> None:
             kinds: Counter = Counter()
             published: list = []
             try:
-                kinds, published, _ = _consume(run, writer, events_file, evaluation, engine, live=not json_out)
+                kinds, published = _consume(run, writer, events_file, evaluation, engine, live=not json_out)
             except KeyboardInterrupt:  # what was captured until then is still evaluated and stored
                 writer.mark("incomplete", "interrupted by the user")
             stats = run.stats

@@ -41,12 +41,6 @@ class DeepResult:
     skipped: str | None = None  # why the deep path did not run
 
 
-def needs_deep(events: Iterable[Event]) -> bool:
-    """True when the capture had TCP flows on SMB ports (from the fast path's conn events)."""
-    return any(e.KIND == "conn" and e.proto == "tcp" and (e.dst_port in SMB_PORTS or e.src_port in SMB_PORTS)
-               for e in events)
-
-
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(2) == b"\x1f\x8b"
@@ -169,4 +163,4 @@ def _add_file(result: DeepResult, name: str, path: Path, seen: _Seen | None, cap
         result.payloads.append(Payload(origin=f"{capture}:smb:{name}", data=data, ts=ts, flow=flow))
 
 
-__all__ = ["DeepResult", "dissect", "needs_deep", "select_packets", "SMB_PORTS"]
+__all__ = ["DeepResult", "dissect", "select_packets", "SMB_PORTS"]
