@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from ..content.rules import RuleSet, load_rules
-from ..content.scan import FileResult, scan_files
+from ..content.scan import scan_files
 from ..content.walk import TIMEOUT, UNREADABLE, Walk
 from ..errors import InputError
 from ..events.application import YaraMatch

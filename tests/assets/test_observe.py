@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+from collections import Counter
+
 import pytest
 
-from sentinel.assets.observe import Observer, ObserverConfig
+from sentinel.assets.observe import Observer, ObserverConfig, _most_common
 from sentinel.events.perception import Modbus
 from sentinel.events.transport import Arp, Conn
 
@@ -185,3 +188,28 @@ def test_log_events_record_the_client(kind):
     obs.observe(dict(ts=5, kind=kind, src_ip="2001:db8:85a3::8a2e:370:7334", sensor="log:access.log"))
     d = obs.devices()[0]
     assert d["key"] == "2001:db8:85a3::8a2e:370:7334" and kind in d["protocols"]
+
+
+@pytest.mark.parametrize("counts", [{}, {"tcp/80": 2}, {"a": 1, "b": 3, "c": 3, "d": 1}])
+def test_counts_come_most_common_first_ties_in_insertion_order(counts):
+    out = _most_common(counts)
+    assert list(out.items()) == Counter(counts).most_common() and out is not counts
+
+
+def test_devices_in_key_order_with_ips_newest_first_and_the_collector_as_it_was():
+    obs = Observer()
+    for ts, ip in ((1.0, "10.8.0.2"), (2.0, "10.8.0.3"), (3.0, "10.8.0.1")):
+        obs.observe(dict(ts=ts, kind="arp", src_ip=ip, dst_ip="10.8.0.9", proto="arp", operation="reply",
+                         src_mac="00:40:8c:00:00:01", dst_mac="00:40:8c:00:00:09"))
+    obs.observe(_conn(4.0, "10.8.0.7", "10.8.0.2", 80))
+    obs.observe(_conn(5.0, "10.8.0.5", "10.8.0.2", 80))
+    assert gc.isenabled()
+    devs = obs.devices()
+    assert gc.isenabled()
+    assert [d["key"] for d in devs] == ["00:40:8c:00:00:01", "10.8.0.5", "10.8.0.7"]
+    assert devs[0]["ips"] == ["10.8.0.2", "10.8.0.1", "10.8.0.3"]  # 10.8.0.2 answered the conns at 4 and 5
+    gc.disable()
+    try:
+        assert obs.devices() == devs and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -54,7 +54,8 @@ def test_36_bit_blocks_win_over_their_24_bit_parent():
 
 @needs_manuf
 def test_28_bit_blocks_resolve():
-    lines = [l for l in MANUF.read_text(encoding="utf-8", errors="replace").splitlines() if l.split("\t")[0].endswith("/28")]
+    text = MANUF.read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.split("\t")[0].endswith("/28")]
     assert lines, "the manuf file should contain MA-M (/28) blocks"
     db = OuiDb(MANUF)
     for line in lines[:50]:
@@ -75,8 +76,8 @@ def test_vendor_matches_tshark_for_every_source_mac_in_the_corpus():
     db = OuiDb()
     checked = 0
     for p in pcaps:
-        out = subprocess.run(["tshark", "-n", "-r", str(p), "-T", "fields", "-e", "eth.src", "-e", "eth.src.oui_resolved"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(["tshark", "-n", "-r", str(p), "-T", "fields", "-e", "eth.src",
+                              "-e", "eth.src.oui_resolved"], capture_output=True, text=True, check=True).stdout
         for line in set(out.splitlines()):
             mac, _, resolved = line.partition("\t")
             if not mac:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
-from sentinel.assets.registry import import_assets, list_devices, observe_run, reconcile, set_asset
+from sentinel.assets import registry
+from sentinel.assets.registry import import_assets, list_devices, observe_run, reconcile, set_asset, upsert_devices
 from sentinel.errors import InputError
 from sentinel.store import open_store
 
@@ -60,3 +63,36 @@ def test_set_refuses_a_key_owned_by_another_asset(engine):
     with pytest.raises(InputError, match="already the ip of asset 'a'"):
         set_asset(engine, "b", {"ip": "10.0.0.1"})
     assert set_asset(engine, "b", {"ip": "10.0.0.2"})["ip"] == "10.0.0.2"
+
+
+def test_sqlite_driver_level_writes_store_what_sqlalchemy_stores(tmp_path, monkeypatch):
+    """On SQLite, upsert_devices binds its rows for the driver's executemany itself: every stored value (JSON text,
+    floats from ints, the time's text) must be what SQLAlchemy's own executemany stores, for new, updated and
+    folded rows alike."""
+    monkeypatch.setattr(registry, "_now", lambda: datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc))
+    first = [
+        {"key": "10.0.0.3", "ips": ["10.0.0.3"], "first_seen": 10, "last_seen": 20.5, "protocols": {"modbus": 3},
+         "server_ports": {"tcp/502": 3}, "evidence": {"modbus_slave": {"answered modbus requests on tcp/502": 3}},
+         "role": "modbus_slave", "roles": {"modbus_slave": ["answered modbus requests on tcp/502 (x3)"]},
+         "events": 3},
+        {"key": "10.0.0.9", "macs": None, "ips": None, "vendor": "Société ☃ \"Générale\"", "first_seen": 1.0,
+         "last_seen": 1.0, "interval": 30, "events": None},
+    ]
+    second = [  # 10.0.0.3 folds into its MAC's new row, 10.0.0.9 is updated, 10.0.0.10 is new
+        {"key": "00:02:b3:ce:70:51", "macs": ["00:02:b3:ce:70:51"], "ips": ["10.0.0.3"], "vendor": "Intel Corporate",
+         "first_seen": 30.0, "last_seen": 40.0, "protocols": {"arp": 1}, "events": 1, "derived": {}},
+        {"key": "10.0.0.9", "first_seen": 0.5, "last_seen": 2.0, "client_ports": {"udp/53": 2}, "events": 2},
+        {"key": "10.0.0.10", "first_seen": 5, "last_seen": 6},
+    ]
+
+    def stored(name: str) -> tuple[list, list]:
+        engine = open_store(f"sqlite:///{tmp_path / name}")
+        counts = [upsert_devices(engine, first, 1), upsert_devices(engine, second, None)]
+        with engine.connect() as conn:
+            return counts, conn.exec_driver_sql("SELECT * FROM observed_device ORDER BY id").fetchall()
+
+    driver = stored("driver.db")
+    monkeypatch.setattr(registry, "_driver_sql", lambda dialect, update: None)  # SQLAlchemy's executemany
+    plain = stored("plain.db")
+    assert driver == plain
+    assert driver[0][1] == {"new": 2, "updated": 1, "merged": 1} and len(driver[1]) == 3

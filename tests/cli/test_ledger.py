@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlalchemy as sa
 
 from sentinel.integrity import ledger as lg
 from sentinel.integrity.keys import init_keys

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.detect import Engine, RuleSet
+from sentinel.detect import RuleSet
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus"
