@@ -12,8 +12,8 @@ from typing import IO, Iterable, Optional
 import orjson
 import typer
 
+from ..dissect.wireshark import SMB_PORTS, DeepResult
 from ..errors import CaptureError, InputError
-from ..dissect.wireshark import SMB_PORTS
 from ..events.base import Event
 from .common import DB_OPTION, JSON_OPTION, NO_BUILTIN_OPTION, RULES_OPTION, emit_json, interactive
 
@@ -120,7 +120,7 @@ class _DeepPath:
         self.captures, self.sensor = captures, sensor
         self.started = False
         self._thread: threading.Thread | None = None
-        self._result = None
+        self._result: DeepResult | None = None
         self._error: BaseException | None = None
 
     def start(self) -> None:
@@ -143,7 +143,7 @@ class _DeepPath:
         if self._thread is not None:
             self._thread.join()
 
-    def result(self):
+    def result(self) -> DeepResult | None:
         """The DeepResult, or None if the capture had no flow that needed the deep path."""
         self.wait()
         if self._error is not None:
