@@ -38,6 +38,32 @@ def yara_sources(rule_dirs: list[Path], builtin: bool) -> list[Path]:
     return out
 
 
+def load_yara(rule_dirs: Iterable[Path], builtin: bool) -> Any:
+    """The compiled YARA rules of a run (built-in `rules/yara/` unless not `builtin`, plus user .yar files), or
+    None when there are none. Loaded apart from `Evaluation` so capture workers can be forked with them before the
+    rest (see `sentinel analyze`)."""
+    from .content.rules import load_rules
+
+    sources = yara_sources([Path(d) for d in rule_dirs], builtin)
+    return load_rules(sources).rules if sources else None
+
+
+def payload_scanner(yara_rules: Any) -> Callable[[list[Payload]], list[Event]] | None:
+    """YARA over traffic payloads as a function capture workers run where the payloads are decoded (None: no
+    rules). Its matches are events of the run."""
+    if yara_rules is None:
+        return None
+
+    def scan(payloads: list[Payload]) -> list[Event]:
+        if not payloads:
+            return []
+        from .content.scan import scan_payloads
+
+        return scan_payloads(yara_rules, payloads)
+
+    return scan
+
+
 @dataclass
 class Outcome:
     alerts: list[Any] = field(default_factory=list)  # sentinel.detect.Alert
@@ -65,9 +91,9 @@ class Evaluation:
     STREAM_REORDER = 20_000
 
     def __init__(self, rule_dirs: Iterable[Path] = (), builtin: bool = True, assets: bool = True,
-                 streaming: bool = False, enabled: bool = True) -> None:
+                 streaming: bool = False, enabled: bool = True, yara_rules: Any = None) -> None:
+        """`yara_rules`: the run's compiled YARA rules when the caller has loaded them (`load_yara`)."""
         from .assets.observe import Observer
-        from .content.rules import load_rules
         from .detect import Engine, RuleSet
 
         self.enabled = enabled  # False: events are only stored (`analyze --no-detect`; `sentinel detect` later)
@@ -76,12 +102,12 @@ class Evaluation:
         self._buf: list[Event] = []
         self.lost_count = 0
         self.systems: dict[str, str] | None = None  # inventory: IP -> system (use_inventory)
+        self._scan: Callable[[list[Payload]], list[Event]] | None = None
         if not enabled:
             return
         dirs = [Path(d) for d in rule_dirs]
         self.ruleset = RuleSet.load([d for d in dirs if not _only_yara(d)], builtin=builtin)
-        sources = yara_sources(dirs, builtin)
-        self.yara = load_rules(sources).rules if sources else None
+        self._scan = payload_scanner(yara_rules if yara_rules is not None else load_yara(dirs, builtin))
         self.observer = Observer() if assets else None
         self.engine = Engine(self.ruleset)
 
@@ -122,33 +148,30 @@ class Evaluation:
         self.lost_count += len(lost)
         return lost
 
-    def authorise(self, events: list[Event]) -> None:
-        """Set each Modbus request's `master_authorised` from the inventory (nothing without one).
+    def authorise(self, events: list[Event]) -> list[int]:
+        """Set each Modbus request's `master_authorised` from the inventory (nothing without one); returns the
+        positions of the events it set.
 
         why here: authorisation is site data, not something the decoder can know. It is set before the events are
-        stored (`add` does it, and capture workers call it before serialising rows), so the verdict the alerts
-        were raised on is also what an assessor reads back from the store."""
+        stored (`add` does it; `sentinel analyze` does it before storing the rows capture workers serialised, and
+        serialises the events it set again), so the verdict the alerts were raised on is also what an assessor
+        reads back from the store."""
         systems = self.systems
         if systems is None:
-            return
-        for ev in events:
+            return []
+        set_at = []
+        for i, ev in enumerate(events):
             if ev.KIND == "modbus" and ev.request:
                 master, slave = systems.get(ev.src_ip or ""), systems.get(ev.dst_ip or "")
                 ev.master_authorised = master is not None and master == slave
-
-    def payload_scanner(self) -> Callable[[list[Payload]], list[Event]] | None:
-        """The YARA scan as a function capture workers can run where the payloads are decoded (None: no scan)."""
-        if not self.enabled or self.yara is None:
-            return None
-        return self.scan
+                set_at.append(i)
+        return set_at
 
     def scan(self, payloads: list[Payload]) -> list[Event]:
         """YARA over traffic payloads; the matches are events of the run (the caller adds and stores them)."""
-        if not self.enabled or not payloads or self.yara is None:
+        if not self.enabled or not payloads or self._scan is None:
             return []
-        from .content.scan import scan_payloads
-
-        return scan_payloads(self.yara, payloads)
+        return self._scan(payloads)
 
     def drain(self) -> list[Any]:
         """Alerts that are final (quiet for longer than the aggregation window), for publishing while running."""

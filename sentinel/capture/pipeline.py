@@ -9,6 +9,7 @@ API (what `sentinel analyze` / `sentinel watch` call)::
     for d in run.delivered():           # the same batches as Delivered(events, payloads, prepared)
         store(d.events, d.prepared)
     run.stats                           # Stats, complete once the iteration has ended
+    run.close()                         # giving up early: stops the workers (a `with`-less caller's duty)
 
     run = watch("eth0", duration=30, bpf="tcp port 80", registry=..., sensor="live:eth0")
     for events, payloads in run: ...    # same outputs; run.stats also has kernel drop counts
@@ -16,7 +17,9 @@ API (what `sentinel analyze` / `sentinel watch` call)::
 * Files are read in bounded chunks (plain or gzip, pcap or pcapng, detected by content), several files are one
   continuous stream (flows may span rotated files).
 * `workers` processes (default: 2 for files over 8 MiB, else 1 in-process) each read every file from the page
-  cache and own the flows whose hash % workers == k; ARP and non-flow packets belong to worker 0. Events of one
+  cache and own the flows whose hash % workers == k; ARP and non-flow packets belong to worker 0. They are forked
+  when `analyze_files` returns, so they decode while the caller gets ready (`sentinel analyze` loads its rules and
+  opens the store meanwhile); a caller that gives up before iterating to the end calls `run.close()`. Events of one
   batch are not globally time-ordered: consumers that need order sort by `ts`.
 * `timeouts`: {"tcp": 300, "udp": 60, "icmp": 60, "tcp_closed": 5} seconds (inactivity; closed = after FIN/RST).
 * `progress(bytes_done, bytes_total)` is called as the files are read (bytes of the files on disk).
@@ -43,8 +46,9 @@ import gc
 import multiprocessing as mp
 import os
 import pickle
+import threading
+from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -52,6 +56,7 @@ import numpy as np
 from ..decode.base import Registry
 from ..errors import CaptureError
 from ..events.transport import Arp
+from ..gcpause import gc_paused
 from .extract import ETH_ARP, ICMP, ICMP6, TCP, UDP, Fields, extract
 from .flows import FlowTable, _Out, flow_hash, ip_str
 from .formats import SUPPORTED_LINKTYPES
@@ -209,11 +214,23 @@ class Delivered:
 
 
 class Analysis:
-    """Iterable of (events, payloads) batches (or `delivered()`); `stats` is final once the iteration is over."""
+    """Iterable of (events, payloads) batches (or `delivered()`); `stats` is final once the iteration is over.
 
-    def __init__(self, gen: Iterator[Delivered], stats: Stats) -> None:
+    Capture workers start when the Analysis is made, not when it is first iterated: the caller can get ready to
+    consume (load rules, open the store) while they decode. `close()` stops them if it gives up before the end."""
+
+    def __init__(self, gen: Iterator[Delivered], stats: Stats, workers: "_Workers | None" = None) -> None:
         self._gen = gen
         self.stats = stats
+        self._workers = workers
+
+    def close(self) -> None:
+        """Stop any capture worker still running and the iteration (idempotent; harmless after the end)."""
+        if self._workers is not None:
+            self._workers.stop(grace=0.0)  # first: a worker blocked on a full pipe would make the next wait 5 s
+        close = getattr(self._gen, "close", None)
+        if close is not None:
+            close()
 
     def delivered(self) -> Iterator[Delivered]:
         return self._gen
@@ -301,8 +318,8 @@ def analyze_files(paths: Iterable[str], *, registry: Registry | None = None, sen
     if workers <= 1:
         return Analysis(_single(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, stats, scan,
                                 prepare, watch), stats)
-    return Analysis(_parallel(paths, registry, sensor, timeouts, strict, chunk_size, progress, total, workers, stats,
-                              scan, prepare, watch), stats)
+    started = _Workers(paths, registry, sensor, timeouts, strict, chunk_size, workers, scan, prepare, watch[0])
+    return Analysis(_parallel(started, progress, total, stats, strict, watch), stats, started)
 
 
 def _finalise(stats: Stats, part_stats: list[Stats], strict: bool) -> None:
@@ -326,22 +343,84 @@ def _single(paths, registry, sensor, timeouts, strict, chunk, progress, total, s
     _finalise(stats, [an.stats], strict)
 
 
-def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total, n, stats, scan,
-              prepare, watch) -> Iterator:
+class _Workers:
+    """The forked capture workers of one analysis and what reads their pipes."""
+
+    def __init__(self, paths, registry, sensor, timeouts, strict, chunk, n, scan, prepare, watch_ports) -> None:
+        ctx = mp.get_context("fork")  # children inherit the registry and imported decoders
+        self.procs, self.conns = [], []
+        for k in range(n):
+            r, w = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk, scan,
+                                                  prepare, watch_ports), daemon=True)
+            p.start()
+            w.close()
+            self.procs.append(p)
+            self.conns.append(r)
+        # reading starts now, not at the first next(): see _Inbox (threads only after the last fork)
+        self.inboxes = [_Inbox(c) for c in self.conns]
+
+    def stop(self, grace: float) -> None:
+        """Wait up to `grace` seconds for each worker to end, then kill it (one blocked on a full pipe never ends)."""
+        for p in self.procs:
+            p.join(timeout=grace)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+class _Inbox:
+    """Messages of one worker, read from its pipe by a thread up to `limit` bytes ahead of the consumer.
+
+    why: a batch message is larger than a pipe's 64 KiB, so a worker whose output nobody reads stops at its first
+    batch. Read ahead, the workers go on decoding while the consumer is busy elsewhere: loading rules and opening
+    the store at the start of `sentinel analyze` (~1.7 s), or evaluating a slice of the reorder buffer. The limit
+    keeps the memory bounded and the backpressure: past it, the thread stops reading and the worker blocks."""
+
+    LIMIT = 8 << 20
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+        self._q: deque[bytes | None] = deque()  # None: the worker's end of the pipe is closed
+        self._bytes = 0
+        self._cv = threading.Condition()
+        threading.Thread(target=self._read, name="sentinel-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            with self._cv:
+                while self._bytes >= self.LIMIT:
+                    self._cv.wait()
+            try:
+                raw: bytes | None = self._conn.recv_bytes()
+            except (EOFError, OSError):
+                raw = None
+            with self._cv:
+                self._q.append(raw)
+                self._bytes += len(raw) if raw else 0
+                self._cv.notify_all()
+            if raw is None:
+                return
+
+    def get(self) -> bytes | None:
+        """The next message, waiting for it; None once the worker has closed its pipe."""
+        with self._cv:
+            while not self._q:
+                self._cv.wait()
+            raw = self._q.popleft()
+            if raw:
+                self._bytes -= len(raw)
+                self._cv.notify_all()
+            return raw
+
+
+def _parallel(workers: _Workers, progress, total, stats, strict, watch) -> Iterator:
+    n = len(workers.procs)
     watch_ports, on_watch = watch
-    ctx = mp.get_context("fork")  # children inherit the registry and imported decoders
-    procs, conns = [], []
-    for k in range(n):
-        r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(w, paths, registry, sensor, timeouts, k, n, strict, chunk, scan,
-                                              prepare, watch_ports), daemon=True)
-        p.start()
-        w.close()
-        procs.append(p)
-        conns.append(r)
     part_stats: list[Stats | None] = [None] * n
     heads: list[Delivered | None] = [None] * n  # each worker's next batch, read but not yet delivered
-    live = dict(zip(conns, range(n)))  # workers still sending
+    inboxes = workers.inboxes
+    live = set(range(n))  # workers still sending
     failure = None
     try:
         while live or any(h is not None for h in heads):
@@ -349,28 +428,21 @@ def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total,
             # workers depend on timing, and with it the evaluation of late events (a flow's conn event comes when
             # the flow ends): the same capture gave alerts with other first_seen/evidence from run to run. Every
             # worker reads the same batches, so (seq, worker) orders the deliveries the same way every time.
-            waiting = [c for c, k in live.items() if heads[k] is None]
+            waiting = [k for k in sorted(live) if heads[k] is None]
             if not waiting:
                 k = min((h.seq, k) for k, h in enumerate(heads) if h is not None)[1]
                 d, heads[k] = heads[k], None
                 yield d
                 continue
-            for c in wait(waiting):
-                k = live[c]
-                try:
-                    raw = c.recv_bytes()
-                    # building a batch's events creates tens of thousands of objects, none cyclic: keep the
-                    # collector from rescanning the consumer's heap several times per batch
-                    gc_was = gc.isenabled()
-                    gc.disable()
-                    try:
-                        msg = loads_message(raw)
-                    finally:
-                        if gc_was:
-                            gc.enable()
-                except EOFError:
-                    del live[c]
+            for k in waiting:  # a head from each is needed before the next delivery: wait for them in turn
+                raw = inboxes[k].get()
+                if raw is None:
+                    live.discard(k)
                     continue
+                # building a batch's events creates tens of thousands of objects, none cyclic: keep the
+                # collector from rescanning the consumer's heap several times per batch
+                with gc_paused():
+                    msg = loads_message(raw)
                 tag = msg[0]
                 if tag == "b":
                     heads[k] = Delivered(msg[1], msg[2], msg[3], msg[4])
@@ -386,10 +458,7 @@ def _parallel(paths, registry, sensor, timeouts, strict, chunk, progress, total,
                 elif tag == "x":
                     failure = msg[1]
     finally:
-        for p in procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
+        workers.stop(grace=5.0)
     if failure or any(s is None for s in part_stats):
         raise RuntimeError(f"capture worker failed: {failure or 'exited without result'}")
     _finalise(stats, part_stats, strict)  # type: ignore[arg-type]

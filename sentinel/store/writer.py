@@ -19,11 +19,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from ..events.base import Event
+from ..events.extra import event_data
 from .db import now
 from .tables import EventRow, Run
 
@@ -58,25 +58,6 @@ def _can_write_behind(engine: Engine) -> bool:
     """False for pools that tie the database to a thread or share one connection between threads (SQLite in
     memory): a writer thread would get a database of its own there, or race the caller on one connection."""
     return not isinstance(engine.pool, (SingletonThreadPool, StaticPool))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, (bytes, bytearray)):
-        return obj.hex()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def event_data(ev: Event) -> str:
-    """The `data` column of an event: its own fields (those that are not columns) as a JSON object."""
-    return orjson.dumps(ev.extra(), default=_jsonable).decode()
-
-
-def events_data(events: list[Event]) -> list[str]:
-    """`event_data` of each event. A pure function: capture workers run it where the events are decoded, so the
-    parent only binds finished rows (see RunWriter.add_many)."""
-    return [event_data(e) for e in events]
 
 
 class RunWriter:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, run_cli
 
 SAMPLE = REPO / "samples" / "city.pcap"
 
 
-def _analyze(db: str) -> dict:
-    res = run_cli("analyze", str(SAMPLE), "--json", "--db", db)
+def _analyze(db: str, *extra: str) -> dict:
+    res = run_cli("analyze", str(SAMPLE), "--json", "--db", db, *extra)
     assert res.returncode == 0, res.stderr.decode()
     return json.loads(res.stdout)
 
@@ -52,14 +54,16 @@ def test_without_an_inventory_no_master_is_judged(tmp_path: Path) -> None:
     assert not [a for a in out["alerts"] if a["title"].startswith("Modbus Write or Diagnostics from a Master Not")]
 
 
-def test_the_masters_verdict_is_stored_with_the_modbus_events(tmp_path: Path) -> None:
-    """An assessor reading the store back sees the same verdict the alerts were raised on."""
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_masters_verdict_is_stored_with_the_modbus_events(tmp_path: Path, workers: str) -> None:
+    """An assessor reading the store back sees the same verdict the alerts were raised on, whether the rows were
+    serialised in process or in capture workers (which run before the inventory is read)."""
     import sqlalchemy as sa
 
     path = tmp_path / "v.db"
     db = f"sqlite:///{path}"
     assert run_cli("assets", "import", str(REPO / "samples" / "inventory.yaml"), "--db", db).returncode == 0
-    _analyze(db)
+    _analyze(db, "--workers", workers)
     with sa.create_engine(db).connect() as c:
         rows = c.execute(sa.text("select src_ip, dst_ip, json_extract(data, '$.master_authorised') from event "
                                  "where kind = 'modbus' and json_extract(data, '$.request')")).all()
