@@ -367,10 +367,12 @@ class _Workers:
             if p.is_alive():
                 p.kill()
                 p.join()
+        for inbox in self.inboxes:
+            inbox.close()
 
 
 class _Inbox:
-    """Messages of one worker, read from its pipe by a thread up to `limit` bytes ahead of the consumer.
+    """Messages of one worker, read from its pipe by a thread up to LIMIT bytes ahead of the consumer.
 
     why: a batch message is larger than a pipe's 64 KiB, so a worker whose output nobody reads stops at its first
     batch. Read ahead, the workers go on decoding while the consumer is busy elsewhere: loading rules and opening
@@ -383,14 +385,17 @@ class _Inbox:
         self._conn = conn
         self._q: deque[bytes | None] = deque()  # None: the worker's end of the pipe is closed
         self._bytes = 0
+        self._closed = False
         self._cv = threading.Condition()
         threading.Thread(target=self._read, name="sentinel-inbox", daemon=True).start()
 
     def _read(self) -> None:
         while True:
             with self._cv:
-                while self._bytes >= self.LIMIT:
+                while self._bytes >= self.LIMIT and not self._closed:
                     self._cv.wait()
+                if self._closed:
+                    return
             try:
                 raw: bytes | None = self._conn.recv_bytes()
             except (EOFError, OSError):
@@ -412,6 +417,12 @@ class _Inbox:
                 self._bytes -= len(raw)
                 self._cv.notify_all()
             return raw
+
+    def close(self) -> None:
+        """No more reading (the worker is gone or given up): a thread waiting for room ends."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
 
 
 def _parallel(workers: _Workers, progress, total, stats, strict, watch) -> Iterator:

@@ -4,12 +4,13 @@ start-up fails."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from sentinel.capture.pipeline import analyze_files
+from sentinel.capture.pipeline import _Inbox, analyze_files
 from sentinel.decode.registry import default_registry
 from tests.conftest import REPO, run_cli
 
@@ -34,8 +35,10 @@ def _pids_running(marker: str) -> list[int]:
     return out
 
 
-def test_workers_decode_before_the_analysis_is_iterated_and_close_stops_them(tmp_path: Path) -> None:
+def test_workers_decode_before_the_analysis_is_iterated_and_close_stops_them(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     seen = tmp_path / "seen"
+    monkeypatch.setattr(_Inbox, "LIMIT", 1)  # the pipe readers fill up at once and then wait for room
 
     def prepare(events: list) -> list:
         seen.mkdir(exist_ok=True)
@@ -54,6 +57,10 @@ def test_workers_decode_before_the_analysis_is_iterated_and_close_stops_them(tmp
         with pytest.raises(ProcessLookupError):  # ended and reaped
             os.kill(pid, 0)
     run.close()  # twice is harmless
+    deadline = time.monotonic() + 10
+    while any(t.name == "sentinel-inbox" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "sentinel-inbox" for t in threading.enumerate()), "a pipe reader outlived close()"
 
 
 def test_a_bad_rule_file_fails_after_the_workers_started_and_leaves_none_behind(tmp_path: Path,
