@@ -204,6 +204,12 @@ def _spans(nets) -> tuple[tuple[int, int], ...]:
 _V4: list[Any] = []
 
 
+def _private_networks(cls: type) -> tuple[list, list]:
+    """ipaddress's own private networks of an address class, and their exceptions (3.13 added them)."""
+    consts = cls._constants  # type: ignore[attr-defined]
+    return list(consts._private_networks), list(getattr(consts, "_private_networks_exceptions", ()))
+
+
 def _v4_classifier():
     """IPv4 as an integer -> (what norm_ip keeps it, `is_global`), the way ipaddress answers; None to ask ipaddress.
 
@@ -213,10 +219,8 @@ def _v4_classifier():
     added exceptions). Checked against ipaddress at both edges of every network it names, and on either side.
     """
     try:
-        consts = ipaddress.IPv4Address._constants
-        private = list(consts._private_networks)
-        exceptions = list(getattr(consts, "_private_networks_exceptions", ()))
-        shared = consts._public_network
+        private, exceptions = _private_networks(ipaddress.IPv4Address)
+        shared = ipaddress.IPv4Address._constants._public_network
     except AttributeError:
         _V4.append(None)
         return None
@@ -276,14 +280,10 @@ def _v6_classifier():
     names and on either side, for IPv4-mapped addresses at every IPv4 edge, and for the text _v6_canonical trusts.
     """
     try:
-        consts = ipaddress.IPv6Address._constants
-        private = list(consts._private_networks)
-        exceptions = list(getattr(consts, "_private_networks_exceptions", ()))
-        multicast = consts._multicast_network
-        v4 = ipaddress.IPv4Address._constants
-        v4_private = list(v4._private_networks)
-        v4_exceptions = list(getattr(v4, "_private_networks_exceptions", ()))
-        v4_shared = v4._public_network
+        private, exceptions = _private_networks(ipaddress.IPv6Address)
+        multicast = ipaddress.IPv6Address._constants._multicast_network
+        v4_private, v4_exceptions = _private_networks(ipaddress.IPv4Address)
+        v4_shared = ipaddress.IPv4Address._constants._public_network
     except AttributeError:
         _V6.append(None)
         return None
